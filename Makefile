@@ -5,7 +5,7 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test export clean-nbs check-clean venv docs-data-cards
+.PHONY: demo test export clean-nbs check-clean venv readme
 
 $(STAMP): requirements-lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/nbdev-test --n-workers 2 --timing
 	$(BIN)/pytest -q tests
+
+## README.md is generated from nbs/index.ipynb.
+readme: $(STAMP)
+	$(BIN)/python scripts/make_readme.py
 
 export: $(STAMP)
 	$(BIN)/nbdev-export

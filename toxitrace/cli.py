@@ -8,19 +8,12 @@ Docs: https://toxitrace.github.io/toxitrace/cli.html.md"""
 __all__ = ['PAPER_COLD_ROBERTA', 'git_commit', 'run_record', 'DemoConfig', 'demo_data_dir', 'stratified_sample', 'format_scores',
            'train_warmup', 'run_demo', 'build_parser', 'main']
 
-# %% ../nbs/10_cli.ipynb #3b814cd3
+# %% ../nbs/10_cli.ipynb #0689e260
 import argparse, json, os, platform, subprocess, sys, time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from .data import load_dataset, resolve_data_dir, shared_data_dir
-from .model import (ToxicityClassifier, classification_scores, fit_cosine, load_classifier, load_encoder,
-                              predict_proba, preset, save_classifier, text_dataloaders, warmup_learner)
-
-# %% ../nbs/10_cli.ipynb #9daab2d4
+# %% ../nbs/10_cli.ipynb #fbddbe6b
 def git_commit(path='.') -> str|None:
     "The git commit of the working tree at `path` (with '+dirty' when it has changes), or None outside git."
     try:
@@ -32,7 +25,7 @@ def git_commit(path='.') -> str|None:
 
 def run_record(**config) -> dict:
     "Context for a results JSON: config, command line, machine, versions and git commit."
-    import fastai, transformers, toxitrace
+    import fastai, torch, transformers, toxitrace
     return dict(config=config, command=' '.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
                 machine=dict(platform=platform.platform(), processor=platform.machine(), cpus=os.cpu_count(),
                              torch_threads=torch.get_num_threads(),
@@ -42,7 +35,7 @@ def run_record(**config) -> dict:
                 git_commit=git_commit(Path(__file__).parent if '__file__' in globals() else '.'),
                 date=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
 
-# %% ../nbs/10_cli.ipynb #f0f40798
+# %% ../nbs/10_cli.ipynb #47c89cdb
 @dataclass
 class DemoConfig:
     "What `run_demo` does; every field is a command-line option."
@@ -57,18 +50,19 @@ class DemoConfig:
 
 def demo_data_dir(data_dir=None) -> Path:
     "The demo's data: `data_dir`, else `TOXITRACE_DATA`, else `../shared/data` when present, else the download cache."
+    from toxitrace.data import resolve_data_dir, shared_data_dir
     if data_dir is None and not os.environ.get('TOXITRACE_DATA'): data_dir = shared_data_dir()
     return resolve_data_dir(data_dir)
 
 def stratified_sample(df, n:int, seed:int=0):
     "`n` rows of `df` (all when n is 0 or ≥ len) with the label proportions kept, in a seeded random order."
+    import pandas as pd
     if not n or n >= len(df): return df.sample(frac=1, random_state=seed).reset_index(drop=True)
     frac = n / len(df)
     parts = [g.sample(int(round(len(g)*frac)), random_state=seed) for _, g in df.groupby('label')]
-    import pandas as pd
     return pd.concat(parts).sample(frac=1, random_state=seed).reset_index(drop=True)
 
-# %% ../nbs/10_cli.ipynb #f05394f5
+# %% ../nbs/10_cli.ipynb #7089acc2
 def format_scores(rows:dict) -> str:
     "A plain-text table: one row per name, Table 1's columns in percent."
     cols = ['acc', 'recall', 'precision', 'f1', 'macro_f1']
@@ -76,10 +70,13 @@ def format_scores(rows:dict) -> str:
     lines = [head] + [f'{name:<24}' + ''.join(f'{100*s[c]:>10.2f}' for c in cols) for name, s in rows.items()]
     return '\n'.join(lines)
 
-# %% ../nbs/10_cli.ipynb #dff27a39
+# %% ../nbs/10_cli.ipynb #84d752f3
 def train_warmup(cfg:DemoConfig, data_dir:Path, folder:Path, force:bool=False):
     "Warm up the preset's encoder on a COLD train sample and save it to `folder`, unless an identical run is there."
     from fastai.torch_core import set_seed
+    from toxitrace.data import load_dataset
+    from toxitrace.model import (ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset,
+                                  save_classifier, text_dataloaders, warmup_learner)
     p = preset(cfg.preset)
     epochs = cfg.epochs or p['warmup_epochs']
     want = dict(asdict(cfg), epochs=epochs, **{k: p[k] for k in ('encoder', 'num_hidden_layers', 'pooling', 'max_length')})
@@ -105,6 +102,8 @@ def train_warmup(cfg:DemoConfig, data_dir:Path, folder:Path, force:bool=False):
 
 def run_demo(cfg:DemoConfig=None, force:bool=False) -> dict:
     "Warm up (or reuse) the demo classifier, score COLD test, print the table and write `OUT/metrics.json`."
+    from toxitrace.data import load_dataset
+    from toxitrace.model import classification_scores, predict_proba, preset
     cfg = cfg or DemoConfig()
     t0 = time.time()
     data_dir, out = demo_data_dir(cfg.data_dir), Path(cfg.out)
@@ -123,10 +122,10 @@ def run_demo(cfg:DemoConfig=None, force:bool=False) -> dict:
     print(f'Written {out/"metrics.json"}; classifier in {out/"warmup"}.')
     return result
 
-# %% ../nbs/10_cli.ipynb #f031c275
+# %% ../nbs/10_cli.ipynb #e5de085e
 PAPER_COLD_ROBERTA = dict(acc=.8268, recall=.8637, precision=.7442, f1=.7980, macro_f1=.8256)  # Table 1, mean of 3 runs
 
-# %% ../nbs/10_cli.ipynb #3f868c11
+# %% ../nbs/10_cli.ipynb #177d263c
 def _add_dataclass_args(p, cls):
     "One `--option` per dataclass field, typed by its default."
     for name, f in cls.__dataclass_fields__.items():

@@ -1,0 +1,25 @@
+"""The installed `toxitrace` console script: what a user types in a shell."""
+import subprocess, sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent / 'toxitrace'
+
+def run(*args):
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=120)
+
+def test_help_lists_subcommands():
+    r = run('--help')
+    assert r.returncode == 0, r.stderr
+    assert 'demo' in r.stdout
+
+def test_demo_help_shows_options():
+    r = run('demo', '--help')
+    assert r.returncode == 0, r.stderr
+    for opt in ('--train-size', '--epochs', '--preset', '--force', '--data-dir'):
+        assert opt in r.stdout
+
+def test_bad_preset_is_one_line_error(tmp_path):
+    (tmp_path/'cold').mkdir()
+    r = run('demo', '--preset', 'huge', '--out', str(tmp_path), '--data-dir', str(tmp_path))
+    assert r.returncode == 2
+    assert "unknown preset 'huge'" in r.stderr and 'Traceback' not in r.stderr
