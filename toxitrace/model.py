@@ -12,7 +12,7 @@ __all__ = ['PAPER_ENCODER', 'SMALL_ENCODER_UPSTREAM', 'POOLINGS', 'find_shared',
            'classifier_splitter', 'toxicity_metrics', 'adamw', 'warmup_learner', 'fit_cosine', 'classification_scores',
            'predict_proba', 'save_classifier', 'load_classifier']
 
-# %% ../nbs/01_model.ipynb #202ee8cb
+# %% ../nbs/01_model.ipynb #a5d6bce2
 import json, os, time, warnings, tempfile
 from dataclasses import dataclass, field
 from functools import partial
@@ -31,7 +31,7 @@ from fastai.text.data import SortedDL
 from safetensors.torch import load_file, save_file
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-# %% ../nbs/01_model.ipynb #adb63c82
+# %% ../nbs/01_model.ipynb #d4c579af
 PAPER_ENCODER = 'hfl/chinese-roberta-wwm-ext'
 SMALL_ENCODER_UPSTREAM = 'intfloat/multilingual-e5-small'
 
@@ -49,7 +49,7 @@ def small_encoder_path() -> str:
     p = find_shared('models/me5-small-zh')
     return str(p) if p is not None else SMALL_ENCODER_UPSTREAM
 
-# %% ../nbs/01_model.ipynb #525f61c0
+# %% ../nbs/01_model.ipynb #be254b02
 def load_encoder(name_or_path:str, num_hidden_layers:int=None):
     "Load a BERT-style encoder and its fast tokenizer from a hub name or a local folder: `(encoder, tokenizer)`."
     from transformers import AutoModel, AutoTokenizer
@@ -68,7 +68,7 @@ def load_encoder(name_or_path:str, num_hidden_layers:int=None):
         raise ValueError(f"{name_or_path!r} has no fast tokenizer; character offsets need one (tokenizer.json).")
     return encoder, tokenizer
 
-# %% ../nbs/01_model.ipynb #d47d2e52
+# %% ../nbs/01_model.ipynb #a4637992
 def preset(name:str) -> dict:
     "Encoder and sizes of a named preset: 'small' (offline, CPU) or 'paper' (hfl/chinese-roberta-wwm-ext, GPU)."
     presets = dict(
@@ -79,7 +79,7 @@ def preset(name:str) -> dict:
     if name not in presets: raise ValueError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
     return dict(presets[name], preset=name)
 
-# %% ../nbs/01_model.ipynb #108a505b
+# %% ../nbs/01_model.ipynb #e31e768a
 def char_vocab(texts) -> list[str]:
     "Special tokens, then every character of `texts` and of ASCII letters/digits, with `##` pieces for ASCII."
     ascii_chars = 'abcdefghijklmnopqrstuvwxyz0123456789'
@@ -99,7 +99,7 @@ def tiny_char_bert(texts, hidden_size:int=32, num_hidden_layers:int=2, num_atten
     torch.manual_seed(seed)
     return BertModel(cfg, add_pooling_layer=False), tokenizer
 
-# %% ../nbs/01_model.ipynb #bc12954b
+# %% ../nbs/01_model.ipynb #abae7054
 def clean_offsets(text:str, offsets, special_mask) -> list[tuple[int,int]]:
     "Token character intervals with special tokens emptied to (0, 0) and whitespace trimmed off each interval."
     out = []
@@ -110,7 +110,7 @@ def clean_offsets(text:str, offsets, special_mask) -> list[tuple[int,int]]:
         out.append((a, b) if a < b else (0, 0))
     return out
 
-# %% ../nbs/01_model.ipynb #dd8065f9
+# %% ../nbs/01_model.ipynb #6fbd632b
 @dataclass
 class EncodedTexts:
     "Token ids and cleaned character offsets of some texts, unpadded (one list per text)."
@@ -139,7 +139,7 @@ def encode_texts(tokenizer, texts, max_length:int=128) -> EncodedTexts:
         truncated.append(bool(text[last:].strip()))
     return EncodedTexts(texts, list(enc['input_ids']), offsets, truncated)
 
-# %% ../nbs/01_model.ipynb #37b4effb
+# %% ../nbs/01_model.ipynb #42e357e9
 def merge_spans(spans) -> list[tuple[int,int]]:
     "Sort half-open spans and merge the ones that overlap or touch."
     out = []
@@ -168,14 +168,14 @@ def valid_offsets(offsets) -> list[tuple[int,int]]:
     "The offsets of the tokens that cover characters, in order (drops special and blank tokens)."
     return [(a, b) for a, b in offsets if b > a]
 
-# %% ../nbs/01_model.ipynb #f8707572
+# %% ../nbs/01_model.ipynb #c27eec3b
 def mask_to_spans(mask) -> list[tuple[int,int]]:
     "Maximal runs of True in a 1-D bool mask (T,) as half-open spans."
     m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
     edges = np.flatnonzero(m[1:] != m[:-1])
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
-# %% ../nbs/01_model.ipynb #88942194
+# %% ../nbs/01_model.ipynb #f7ab0a9d
 POOLINGS = ('first', 'mean')
 
 def masked_mean(h, attention_mask):
@@ -207,7 +207,7 @@ class ToxicityClassifier(nn.Module):
         "Logits (B, n_classes) from `input_ids` (B, T) or `inputs_embeds` (B, T, H), with `attention_mask` (B, T)."
         return self.head(self.dropout(self.sentence_vector(input_ids, attention_mask, inputs_embeds)))
 
-# %% ../nbs/01_model.ipynb #14e5df12
+# %% ../nbs/01_model.ipynb #f4365531
 class EncodedDataset(torch.utils.data.Dataset):
     "Items `(input_ids, label)` from an `EncodedTexts` and integer labels."
     def __init__(self, encoded:EncodedTexts, labels):
@@ -237,7 +237,7 @@ def text_dataloaders(train_df, valid_df, tokenizer, max_length:int=128, bs:int=3
                            pad_id, bs=bs, shuffle=shuffle) for df, shuffle in ((train_df, True), (valid_df, False))]
     return DataLoaders(*dls, device=device)
 
-# %% ../nbs/01_model.ipynb #d4f1fb8b
+# %% ../nbs/01_model.ipynb #ab2ebbec
 def classifier_splitter(model:ToxicityClassifier):
     "Two parameter groups: the encoder, then the head."
     return [list(model.encoder.parameters()), list(model.head.parameters())]
@@ -262,7 +262,7 @@ def fit_cosine(learn:Learner, n_epoch:int, lrs=(5e-5, 1e-3), cbs=None):
     lrs = np.array(lrs, dtype=float)
     learn.fit(n_epoch, lr=lrs, cbs=[ParamScheduler({'lr': SchedCos(lrs, lrs*0)}), *(cbs or [])])
 
-# %% ../nbs/01_model.ipynb #563002bc
+# %% ../nbs/01_model.ipynb #350e056b
 def classification_scores(y_true, y_pred) -> dict:
     "Table 1's metrics (toxic = 1 positive) from integer labels and predictions, as fractions."
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -273,7 +273,7 @@ def classification_scores(y_true, y_pred) -> dict:
                 f1=float(f1_score(y_true, y_pred, labels=[1], average='binary', **zd)),
                 macro_f1=float(f1_score(y_true, y_pred, labels=[0, 1], average='macro', **zd)))
 
-# %% ../nbs/01_model.ipynb #c2f9d797
+# %% ../nbs/01_model.ipynb #d94ff77e
 @torch.no_grad()
 def predict_proba(model:ToxicityClassifier, tokenizer, texts, max_length:int=128, bs:int=64, progress:bool=False) -> np.ndarray:
     "Class probabilities (N, n_classes) of `texts`, in input order."
@@ -291,7 +291,7 @@ def predict_proba(model:ToxicityClassifier, tokenizer, texts, max_length:int=128
     if probs: out[order] = torch.cat(probs).numpy()
     return out
 
-# %% ../nbs/01_model.ipynb #92cfd2b3
+# %% ../nbs/01_model.ipynb #0336f655
 def save_classifier(folder, model:ToxicityClassifier, tokenizer, max_length:int=128, **metadata) -> Path:
     "Save encoder, tokenizer, head and `toxitrace.json` (label names, max_length, metadata) in `folder`."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
