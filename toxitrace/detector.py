@@ -9,7 +9,7 @@ __all__ = ['SPAN_METHODS', 'INPUT_SUFFIXES', 'gradient_saliency', 'TextScores', 
            'length_sorted_batches', 'read_texts', 'write_jsonl', 'run_extract', 'cjk_font', 'plot_saliency',
            'highlight_html']
 
-# %% ../nbs/03b_detector.ipynb #06b71765
+# %% ../nbs/03b_detector.ipynb #d4cdfc39
 import html, json, math, os, tempfile, time, warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,13 +22,13 @@ from .model import encode_texts, pad_collate, token_spans_to_char_spans, valid_o
 from .saliency import input_gradients
 from .bicse import bicse, topk_spans
 
-# %% ../nbs/03b_detector.ipynb #aff0ebff
+# %% ../nbs/03b_detector.ipynb #35bb2ee5
 def gradient_saliency(model, input_ids, attention_mask, valid, target):
     "The detector's attribution: logits (B, C) and saliency (B, T) of Eq. 1 from one forward and one backward pass."
     r = input_gradients(model, input_ids, attention_mask, valid=valid, target=target)
     return r.logits, r.saliency
 
-# %% ../nbs/03b_detector.ipynb #fa87d199
+# %% ../nbs/03b_detector.ipynb #07707a95
 @dataclass
 class TextScores:
     "One text's P(toxic) and the scores (n,) of its n valid tokens, with their character intervals."
@@ -44,7 +44,7 @@ def char_saliency(n_chars:int, offsets, scores) -> np.ndarray:
     for (a, b), s in zip(offsets, scores): out[a:b] = s
     return out
 
-# %% ../nbs/03b_detector.ipynb #c1eb026a
+# %% ../nbs/03b_detector.ipynb #bada23ca
 SPAN_METHODS = ('bicse', 'topk')
 
 class Detector:
@@ -67,7 +67,7 @@ class Detector:
         kwargs.setdefault('max_length', meta.get('max_length', 128))
         return cls(model, tokenizer, **kwargs)
 
-# %% ../nbs/03b_detector.ipynb #9e507da3
+# %% ../nbs/03b_detector.ipynb #1dcdc2ec
 def length_sorted_batches(lengths, batch_size:int) -> list[list[int]]:
     "Indices grouped into batches of `batch_size`, longest texts first, so each batch pads little (ties keep input order)."
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
@@ -106,7 +106,7 @@ def _score(self:Detector, texts, batch_size:int=32, progress:bool=True) -> list[
     return out
 Detector.score = _score
 
-# %% ../nbs/03b_detector.ipynb #d3cbe265
+# %% ../nbs/03b_detector.ipynb #ee1dffae
 def _token_spans(self:Detector, scores, method:str=None) -> list[tuple[int,int]]:
     "Half-open spans over the valid tokens from their `scores` (n,) by `method` (default: the detector's)."
     method = method or self.span_method
@@ -133,7 +133,7 @@ def _predict(self:Detector, texts, batch_size:int=32, progress:bool=True, all_sp
 
 Detector.token_spans, Detector.char_spans, Detector.result, Detector.predict = _token_spans, _char_spans, _result, _predict
 
-# %% ../nbs/03b_detector.ipynb #a103ddfc
+# %% ../nbs/03b_detector.ipynb #1f460b71
 INPUT_SUFFIXES = ('.txt', '.csv', '.jsonl')
 
 def _decode(path:Path) -> str:
@@ -184,7 +184,7 @@ def read_texts(path, text_column:str='text') -> list[str]:
     if path.suffix.lower() == '.csv': return _csv_texts(path, text_column)
     return _jsonl_texts(path, text_column)
 
-# %% ../nbs/03b_detector.ipynb #347f9830
+# %% ../nbs/03b_detector.ipynb #4a6d93d1
 def write_jsonl(path, records) -> Path:
     "Write `records` as UTF-8 JSON lines (ensure_ascii=False) atomically: a temporary file beside `path`, then a rename."
     path = Path(path)
@@ -216,7 +216,7 @@ def run_extract(model_dir, input_path, output_path, batch_size:int=32, text_colu
     return dict(n_texts=len(results), n_toxic=sum(r['label'] for r in results), output=str(output_path),
                 seconds=round(time.perf_counter() - t0, 3))
 
-# %% ../nbs/03b_detector.ipynb #ecfa3ca5
+# %% ../nbs/03b_detector.ipynb #9679bfd1
 @lru_cache(maxsize=1)
 def cjk_font() -> str|None:
     "The name of an installed font with real Chinese glyphs (for matplotlib), or None."
@@ -253,7 +253,7 @@ def plot_saliency(result:dict, ax=None, width:int=30, cmap:str='Reds', font:str|
     ax.set_title(title if font else title + '  (no CJK font installed: characters not drawn)', fontsize=9)
     return ax
 
-# %% ../nbs/03b_detector.ipynb #5d0bc87a
+# %% ../nbs/03b_detector.ipynb #dc5c202c
 def highlight_html(result:dict) -> str:
     "HTML for a notebook: each character shaded by its saliency (relative to the text's maximum), spans outlined; text escaped."
     text, sal = result['text'], np.asarray(result['saliency'], dtype=float)
