@@ -6,7 +6,7 @@ Docs: https://toxitrace.github.io/toxitrace/cli.html.md"""
 
 # %% auto #0
 __all__ = ['PAPER_COLD_ROBERTA', 'git_commit', 'run_record', 'DemoConfig', 'demo_data_dir', 'stratified_sample', 'format_scores',
-           'train_warmup', 'run_demo', 'build_parser', 'main']
+           'train_warmup', 'run_demo', 'data_status', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #0689e260
 import argparse, json, os, platform, subprocess, sys, time
@@ -125,7 +125,20 @@ def run_demo(cfg:DemoConfig=None, force:bool=False) -> dict:
 # %% ../nbs/10_cli.ipynb #e5de085e
 PAPER_COLD_ROBERTA = dict(acc=.8268, recall=.8637, precision=.7442, f1=.7980, macro_f1=.8256)  # Table 1, mean of 3 runs
 
-# %% ../nbs/10_cli.ipynb #177d263c
+# %% ../nbs/10_cli.ipynb #294eda70
+def data_status(data_dir=None, fetch_missing:bool=False) -> list[dict]:
+    "One row per registered data file: path, dataset, licence, and 'ok', 'missing' or 'checksum mismatch' (fetching missing ones first if asked)."
+    from toxitrace.data import FILES, fetch, sha256sum
+    root = demo_data_dir(data_dir)
+    rows = []
+    for rel, entry in FILES.items():
+        path = root/rel
+        if not path.exists() and fetch_missing: fetch(rel, root)
+        state = 'missing' if not path.exists() else 'ok' if sha256sum(path) == entry.sha256 else 'checksum mismatch'
+        rows.append(dict(file=rel, dataset=entry.source, licence=entry.licence, state=state, path=str(path)))
+    return rows
+
+# %% ../nbs/10_cli.ipynb #adcef2a3
 def _add_dataclass_args(p, cls):
     "One `--option` per dataclass field, typed by its default."
     for name, f in cls.__dataclass_fields__.items():
@@ -140,7 +153,28 @@ def build_parser() -> argparse.ArgumentParser:
                           description=run_demo.__doc__)
     _add_dataclass_args(demo, DemoConfig)
     demo.add_argument('--force', action='store_true', help='retrain even if OUT/warmup holds the same configuration')
+    ex = sub.add_parser('extract', help='classify texts and write toxic spans as JSONL',
+                        description='Classify every text of INPUT (.txt one text per line, .csv or .jsonl with a text '
+                                    'column) and write one JSON object per text to OUTPUT: label, probability, and for '
+                                    'texts predicted toxic the spans as character offsets with their text.')
+    ex.add_argument('--model', required=True, help='a classifier folder (saved by toxitrace)')
+    ex.add_argument('--input', required=True, help='.txt, .csv or .jsonl file')
+    ex.add_argument('--output', required=True, help='.jsonl file to write')
+    ex.add_argument('--batch-size', type=int, default=32)
+    ex.add_argument('--text-column', default='text', help='column or key holding the text in .csv/.jsonl (default: text)')
+    ex.add_argument('--all-spans', action='store_true', help='spans for every text, not only those predicted toxic')
+    ex.add_argument('--device', default='cuda' if os.environ.get('CUDA_VISIBLE_DEVICES') else 'cpu')
+    data = sub.add_parser('data', help='list, fetch or verify the data files', description=data_status.__doc__)
+    data.add_argument('action', choices=['verify', 'fetch'], help='verify: check what is there; fetch: download what is missing')
+    data.add_argument('--data-dir', default=None)
     return parser
+
+def _print_data_status(rows):
+    "The `data` subcommand's table."
+    for r in rows: print(f"{r['state']:<18} {r['file']:<36} {r['licence']}")
+    bad = [r for r in rows if r['state'] != 'ok']
+    print(f"{len(rows) - len(bad)} of {len(rows)} files ok in {Path(rows[0]['path']).parents[1] if rows else '-'}")
+    return 0 if not bad else 1
 
 def main(argv=None) -> int:
     "Run the `toxitrace` command line; returns the exit code."
@@ -149,6 +183,13 @@ def main(argv=None) -> int:
         if args.command == 'demo':
             cfg = DemoConfig(**{k: getattr(args, k) for k in DemoConfig.__dataclass_fields__})
             run_demo(cfg, force=args.force)
+        elif args.command == 'extract':
+            from toxitrace.detector import run_extract
+            r = run_extract(args.model, args.input, args.output, args.batch_size, args.text_column, args.device,
+                            all_spans=args.all_spans)
+            print(f"{r['n_texts']} texts, {r['n_toxic']} predicted toxic, written to {r['output']} in {r['seconds']:.1f} s")
+        elif args.command == 'data':
+            return _print_data_status(data_status(args.data_dir, fetch_missing=args.action == 'fetch'))
         return 0
     except (FileNotFoundError, ValueError, OSError, KeyboardInterrupt) as e:
         msg = 'interrupted' if isinstance(e, KeyboardInterrupt) else str(e)
