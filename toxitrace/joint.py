@@ -6,7 +6,8 @@ Docs: https://toxitrace.github.io/toxitrace/joint.html.md"""
 
 # %% auto #0
 __all__ = ['JointDataset', 'pad_ids', 'pad_masks', 'joint_collate', 'joint_dataloader', 'joint_dataset', 'joint_dataloaders',
-           'unwrap', 'JointBatch', 'GCLossCallback', 'stack_reasonings', 'ARCLCallback', 'LossTerms', 'add_toxitrace']
+           'unwrap', 'JointBatch', 'GCLossCallback', 'stack_reasonings', 'ARCLCallback', 'LossTerms', 'add_toxitrace',
+           'cosine_from', 'EpochSeed', 'fit_joint', 'atomic_torch_save', 'EpochCheckpoint', 'load_checkpoint']
 
 # %% ../nbs/07_joint.ipynb #de57da06
 import hashlib, json, math, os, tempfile, time, warnings
@@ -187,3 +188,56 @@ def add_toxitrace(learn:Learner, lambda_grad:float=0.8, lambda_sem:float=0.5, gc
                    *([ARCLCallback(lambda_sem, temperature)] if arcl else []), terms])
     learn.metrics = [*learn.metrics, *terms.metrics()]
     return learn
+
+# %% ../nbs/07_joint.ipynb #b7657bc8
+def cosine_from(lrs, start:float=0.):
+    "Schedule over pos ∈ [0, 1]: the cosine from `lrs` (one per parameter group) to 0 over a whole fit, entered at fraction `start` of it."
+    lrs = np.asarray(lrs, dtype=float)
+    return lambda pos: lrs * (1 + math.cos(math.pi * (start + pos * (1 - start)))) / 2
+
+class EpochSeed(Callback):
+    "Seeds Python, NumPy and PyTorch at the start of every epoch from `seed` and the epoch number (`offset` + fastai's epoch)."
+    order = -20
+    def __init__(self, seed:int=0, offset:int=0): self.seed, self.offset = seed, offset
+    def before_epoch(self): set_seed(self.seed * 10_007 + self.offset + self.epoch)
+
+def fit_joint(learn:Learner, n_epoch:int, lrs=(1e-5, 2e-5), start_epoch:int=0, seed:int=0, cbs=None):
+    "Train epochs `start_epoch`, ..., `n_epoch` − 1 of an `n_epoch`-epoch cosine schedule per parameter group (encoder, head), seeded per epoch."
+    if start_epoch >= n_epoch: return
+    lrs = np.asarray(lrs, dtype=float)
+    learn.fit(n_epoch - start_epoch, lr=lrs, cbs=[ParamScheduler({'lr': cosine_from(lrs, start_epoch / n_epoch)}),
+                                                  EpochSeed(seed, start_epoch), *(cbs or [])])
+
+# %% ../nbs/07_joint.ipynb #270258de
+def atomic_torch_save(obj, path) -> Path:
+    "`torch.save` to a temporary file beside `path`, then rename it over `path`."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally: Path(tmp).unlink(missing_ok=True)
+    return path
+
+class EpochCheckpoint(Callback):
+    "At the end of every epoch, saves model, optimizer state, epochs done and recorder rows to `path` (rank 0, atomically)."
+    order = Recorder.order + 1
+    def __init__(self, path, offset:int=0, history=(), key:str=None):
+        self.path, self.offset, self.history, self.key = Path(path), offset, list(history), key
+
+    def after_epoch(self):
+        self.history.append(dict(zip(self.recorder.metric_names[1:-1], map(float, self.recorder.values[-1]))))
+        if rank_distrib(): return
+        atomic_torch_save(dict(epoch=self.offset + self.epoch + 1, model=unwrap(self.model).state_dict(),
+                               opt=self.opt.state_dict(), history=self.history, key=self.key), self.path)
+
+def load_checkpoint(path, learn:Learner, key:str=None) -> dict|None:
+    "Load an `EpochCheckpoint` file into `learn` (model and optimizer): its dict (epoch, history, key), or None when there is none for `key`."
+    path = Path(path)
+    if not path.exists(): return None
+    ck = torch.load(path, map_location='cpu', weights_only=False)
+    if key is not None and ck.get('key') != key: return None
+    unwrap(learn.model).load_state_dict(ck['model'])
+    if learn.opt is None: learn.create_opt()
+    learn.opt.load_state_dict(ck['opt'])
+    return dict(epoch=ck['epoch'], history=ck['history'], key=ck.get('key'))
