@@ -35,7 +35,7 @@ def run_record(**config) -> dict:
                 git_commit=git_commit(Path(__file__).parent if '__file__' in globals() else '.'),
                 date=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
 
-# %% ../nbs/10_cli.ipynb #47c89cdb
+# %% ../nbs/10_cli.ipynb #c1730c72
 @dataclass
 class DemoConfig:
     "What `run_demo` does; every field is a command-line option."
@@ -47,6 +47,7 @@ class DemoConfig:
     seed: int = 0
     out: str = 'outputs/demo'
     data_dir: str = None
+    refiner: str = 'lexicon'     # CuSA refiner: 'lexicon' (offline), 'claude' (needs ANTHROPIC_API_KEY) or 'auto'
 
 def demo_data_dir(data_dir=None) -> Path:
     "The demo's data: `data_dir`, else `TOXITRACE_DATA`, else `../shared/data` when present, else the download cache."
@@ -70,7 +71,7 @@ def format_scores(rows:dict) -> str:
     lines = [head] + [f'{name:<24}' + ''.join(f'{100*s[c]:>10.2f}' for c in cols) for name, s in rows.items()]
     return '\n'.join(lines)
 
-# %% ../nbs/10_cli.ipynb #84d752f3
+# %% ../nbs/10_cli.ipynb #641887e0
 def train_warmup(cfg:DemoConfig, data_dir:Path, folder:Path, force:bool=False):
     "Warm up the preset's encoder on a COLD train sample and save it to `folder`, unless an identical run is there."
     from fastai.torch_core import set_seed
@@ -80,7 +81,7 @@ def train_warmup(cfg:DemoConfig, data_dir:Path, folder:Path, force:bool=False):
     p = preset(cfg.preset)
     epochs = cfg.epochs or p['warmup_epochs']
     want = dict(asdict(cfg), epochs=epochs, **{k: p[k] for k in ('encoder', 'num_hidden_layers', 'pooling', 'max_length')})
-    want.pop('out'); want.pop('data_dir'); want.pop('test_size')
+    for k in ('out', 'data_dir', 'test_size', 'refiner'): want.pop(k)
     meta_file = folder/'toxitrace.json'
     if meta_file.exists() and not force and json.loads(meta_file.read_text())['metadata'].get('config') == want:
         print(f'Reusing the warm-up classifier in {folder} (same configuration; --force to retrain).')
@@ -119,7 +120,10 @@ def run_demo(cfg:DemoConfig=None, force:bool=False) -> dict:
     result = dict(run_record(**asdict(cfg)), cold_test=dict(n=len(test), **scores), seconds=round(time.time()-t0, 1))
     out.mkdir(parents=True, exist_ok=True)
     (out/'metrics.json').write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    print(f'Written {out/"metrics.json"}; classifier in {out/"warmup"}.')
+    print(f'Written {out/"metrics.json"}; classifier in {out/"warmup"}.\n')
+    from toxitrace.cusa import annotate_cold_demo
+    result['cusa'] = annotate_cold_demo(out/'warmup', out, cfg.data_dir, size=cfg.train_size, seed=cfg.seed, refiner=cfg.refiner)
+    (out/'metrics.json').write_text(json.dumps(result, indent=2, ensure_ascii=False))
     return result
 
 # %% ../nbs/10_cli.ipynb #e5de085e
