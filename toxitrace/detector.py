@@ -90,7 +90,7 @@ def _score(self:Detector, texts, batch_size:int=32, progress:bool=True) -> list[
     pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
     device = next(self.model.parameters()).device
     out, was_training = [None]*len(enc), self.model.training
-    self.model.eval()
+    if was_training: self.model.eval()
     try:
         for idx in _batches(length_sorted_batches([len(ids) for ids in enc.input_ids], batch_size), progress, 'toxitrace'):
             ids, mask, _ = pad_collate([(enc.input_ids[i], 0) for i in idx], pad_id)
@@ -102,7 +102,8 @@ def _score(self:Detector, texts, batch_size:int=32, progress:bool=True) -> list[
             scores = scores.detach().float().cpu().numpy()
             for j, i in enumerate(idx):
                 out[i] = TextScores(enc.texts[i], probs[j], valid_offsets(enc.offsets[i]), scores[j][valid[j].numpy()], enc.truncated[i])
-    finally: self.model.train(was_training)
+    finally:
+        if was_training: self.model.train()
     return out
 Detector.score = _score
 

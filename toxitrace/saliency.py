@@ -44,7 +44,7 @@ def input_gradients(model, input_ids, attention_mask, valid=None, target=None, s
     `create_graph=True` keeps the graph so a loss on the results trains the model (GCLoss); `eval_mode` runs with dropout
     off and restores the model's mode afterwards (False: keep the current mode, as in training)."""
     was_training = model.training
-    if eval_mode: model.eval()
+    if eval_mode and was_training: model.eval()          # .eval()/.train() walk every module: only when needed
     try:
         with torch.enable_grad():
             emb = model.word_embeddings(input_ids)
@@ -52,7 +52,8 @@ def input_gradients(model, input_ids, attention_mask, valid=None, target=None, s
             logits = model(None, attention_mask, inputs_embeds=emb)
             target = logits.argmax(-1) if target is None else torch.as_tensor(target, device=logits.device)
             grad, = torch.autograd.grad(target_log_prob(logits, target).sum(), emb, create_graph=create_graph)
-    finally: model.train(was_training)
+    finally:
+        if model.training != was_training: model.train(was_training)
     if valid is None: valid = valid_token_mask(input_ids, attention_mask, special_ids)
     valid, zero = valid.to(grad.device).bool(), grad.new_zeros(())
     sal = torch.where(valid, (emb*grad).norm(dim=-1), zero)
