@@ -7,11 +7,15 @@ Docs: https://toxitrace.github.io/toxitrace/joint.html.md"""
 # %% auto #0
 __all__ = ['JointDataset', 'pad_ids', 'pad_masks', 'joint_collate', 'joint_dataloader', 'joint_dataset', 'joint_dataloaders',
            'unwrap', 'JointBatch', 'GCLossCallback', 'stack_reasonings', 'ARCLCallback', 'LossTerms', 'add_toxitrace',
-           'cosine_from', 'EpochSeed', 'fit_joint', 'atomic_torch_save', 'EpochCheckpoint', 'load_checkpoint']
+           'cosine_from', 'EpochSeed', 'fit_joint', 'atomic_torch_save', 'EpochCheckpoint', 'load_checkpoint',
+           'AnyDeviceDistributedDL', 'ToxiTraceDistributed', 'drop_pooler', 'distributed', 'joint_preset',
+           'ToxiTraceConfig', 'resolve_config', 'fingerprint', 'frame_fingerprint', 'RunState', 'run_data',
+           'plain_dataloaders', 'history_rows', 'on_rank0', 'make_refiner', 'make_reasoner', 'CueRefiner',
+           'evaluate_classifier', 'train_toxitrace']
 
-# %% ../nbs/07_joint.ipynb #de57da06
+# %% ../nbs/07_joint.ipynb #db581c50
 import hashlib, json, math, os, tempfile, time, warnings
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields
 from functools import partial
 from pathlib import Path
@@ -241,3 +245,345 @@ def load_checkpoint(path, learn:Learner, key:str=None) -> dict|None:
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(ck['opt'])
     return dict(epoch=ck['epoch'], history=ck['history'], key=ck.get('key'))
+
+# %% ../nbs/07_joint.ipynb #05cc5d79
+from fastai.distributed import DistributedDL, DistributedTrainer
+
+class AnyDeviceDistributedDL(DistributedDL):
+    "fastai's `DistributedDL`, broadcasting the batch order on the process group's device (CPU for gloo, CUDA for nccl)."
+    def _broadcast(self, t, rank):
+        dev = 'cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu'
+        t = torch.tensor(t, dtype=torch.long, device=dev)
+        torch.distributed.broadcast(t, rank)
+        return t.cpu().tolist()
+
+class ToxiTraceDistributed(DistributedTrainer):
+    "fastai's `DistributedTrainer` with `AnyDeviceDistributedDL`."
+    def _wrap_dl(self, dl):
+        if isinstance(dl, DistributedDL): return dl
+        return AnyDeviceDistributedDL(dl, device=next(self.learn.model.parameters()).device)
+
+def drop_pooler(model:ToxicityClassifier) -> ToxicityClassifier:
+    "`model` without its encoder's pooler, which the classifier never uses (DDP wants a gradient for every trained parameter)."
+    if getattr(model.encoder, 'pooler', None) is not None: model.encoder.pooler = None
+    return model
+
+@contextmanager
+def distributed(learn:Learner, **kwargs):
+    "Train `learn` data-parallel (DDP through accelerate) when this process is one of several; do nothing otherwise."
+    if num_distrib() <= 1:
+        yield learn
+        return
+    from fastai.callback.progress import ProgressCallback
+    cb = ToxiTraceDistributed(sync_bn=False, **{'cpu': not torch.cuda.is_available(), **kwargs})   # cpu: gloo
+    learn.add_cb(cb)
+    if rank_distrib(): learn.remove_cb(ProgressCallback)
+    try: yield learn
+    finally: learn.remove_cb(cb)
+
+# %% ../nbs/07_joint.ipynb #724f00bf
+def joint_preset(name:str) -> dict:
+    "A model `preset` plus the data sizes (0: all) and epochs of a full ToxiTrace run: 'small' (2 CPU cores) or 'paper' (CUDA)."
+    extra = dict(small=dict(train_size=1000, valid_size=200, test_size=1000, span_eval_size=300, warmup_epochs=2,
+                            joint_epochs=1, max_length=64, reason_max_length=64),
+                 paper=dict(train_size=0, valid_size=0, test_size=0, span_eval_size=0, joint_epochs=3, reason_max_length=128))
+    if name not in extra: raise ValueError(f"unknown preset {name!r}; choose one of {sorted(extra)}")
+    return dict(preset(name), **extra[name])
+
+@dataclass
+class ToxiTraceConfig:
+    "What `train_toxitrace` does; None takes the preset's value (`joint_preset`). Sizes: 0 = all rows."
+    preset: str = 'small'
+    out: str = 'outputs/toxitrace'
+    data_dir: str = None
+    seed: int = 0
+    train_size: int = None        # COLD train, stratified sample
+    valid_size: int = None        # COLD dev
+    test_size: int = None         # COLD test (evaluation)
+    span_eval_size: int = None    # CNTP toxic sentences with gold spans (evaluation)
+    evaluate: bool = True
+    warmup_epochs: int = None
+    warmup_dir: str = None        # an existing warm-up classifier folder instead of stage 1
+    refiner: str = 'auto'         # auto | lexicon | claude
+    reasoner: str = 'auto'        # auto | template | claude
+    cue_method: str = 'bicse'
+    no_cusa: bool = False
+    no_arcl: bool = False
+    no_gcloss: bool = False
+    joint_epochs: int = None
+    lambda_grad: float = 0.8
+    lambda_sem: float = 0.5
+    joint_enc_lr: float = 1e-5
+    joint_head_lr: float = 2e-5
+    margin: float = 1.0
+    alpha: float = 1.1
+    cap: float = 10.0
+    quantile: float = 0.15
+    temperature: float = 0.05
+    bs: int = None
+    max_length: int = None
+    reason_max_length: int = None
+    num_threads: int = None       # torch intra-op threads (None: torch's default)
+
+def resolve_config(config=None, **overrides) -> dict:
+    "`config` (a `ToxiTraceConfig`, a dict or None) with `overrides`, as a dict with every None filled from its preset."
+    d = asdict(config) if isinstance(config, ToxiTraceConfig) else dict(config or {})
+    unknown = set(d) | set(overrides)
+    unknown -= {f.name for f in fields(ToxiTraceConfig)}
+    if unknown: raise ValueError(f"unknown config fields {sorted(unknown)}")
+    d = asdict(ToxiTraceConfig(**{**d, **overrides}))
+    p = joint_preset(d['preset'])
+    for k, v in d.items():
+        if v is None and k in p: d[k] = p[k]
+    d.update(encoder=p['encoder'], num_hidden_layers=p['num_hidden_layers'], pooling=p['pooling'],
+             warmup_lrs=[p['enc_lr'], p['head_lr']])
+    return d
+
+# %% ../nbs/07_joint.ipynb #47e9ab47
+def fingerprint(*parts) -> str:
+    "16 hex digits of the sha256 of `parts` as JSON: a stage key."
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+def frame_fingerprint(df:pd.DataFrame, cols=('text', 'label')) -> str:
+    "The `fingerprint` of a frame's `cols`."
+    return fingerprint([df[c].tolist() for c in cols if c in df])
+
+class RunState:
+    "A run folder's `config.json`: the resolved config and, per finished stage, its key, time and summary."
+    def __init__(self, folder, config:dict):
+        self.folder, self.path, self.config = Path(folder), Path(folder)/'config.json', config
+        self.stages = json.loads(self.path.read_text(encoding='utf-8')).get('stages', {}) if self.path.exists() else {}
+
+    def done(self, stage:str, key:str, *outputs) -> bool:
+        "Whether `stage` finished with `key` and its `outputs` (paths) are there."
+        return self.stages.get(stage, {}).get('key') == key and all(Path(o).exists() for o in outputs)
+
+    def finish(self, stage:str, key:str, **info):
+        "Record `stage` as finished with `key` (written by rank 0)."
+        self.stages[stage] = dict(key=key, finished=time.strftime('%Y-%m-%dT%H:%M:%S'), **info)
+        if not rank_distrib(): self.save()
+
+    def save(self):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name('.config.json.tmp')
+        tmp.write_text(json.dumps(dict(config=self.config, stages=self.stages), ensure_ascii=False, indent=2, default=str), encoding='utf-8')
+        os.replace(tmp, self.path)
+
+# %% ../nbs/07_joint.ipynb #cd54ec9d
+def run_data(cfg:dict) -> dict:
+    "The frames of a run: COLD train/dev/test samples (stratified, seeded) and a CNTP toxic sample with gold spans."
+    from toxitrace.cli import demo_data_dir, stratified_sample
+    from toxitrace.data import load_dataset
+    d = demo_data_dir(cfg['data_dir'])
+    out = dict(train=stratified_sample(load_dataset('cold', 'train', d), cfg['train_size'], cfg['seed']),
+               valid=stratified_sample(load_dataset('cold', 'dev', d), cfg['valid_size'], cfg['seed']))
+    if cfg['evaluate']:
+        out['test'] = stratified_sample(load_dataset('cold', 'test', d), cfg['test_size'], cfg['seed'])
+        cntp = load_dataset('cntp', 'toxic', d)
+        if cfg['span_eval_size'] and cfg['span_eval_size'] < len(cntp): cntp = cntp.sample(cfg['span_eval_size'], random_state=cfg['seed'])
+        out['cntp'] = cntp.reset_index(drop=True)
+    return out
+
+def plain_dataloaders(train:pd.DataFrame, valid:pd.DataFrame, tokenizer, max_length:int, bs:int) -> DataLoaders:
+    "Warm-up DataLoaders (text, label), collating in the main process."
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return DataLoaders(*[text_dataloader(encode_texts(tokenizer, df['text'].tolist(), max_length), df['label'].tolist(), pad_id,
+                                         bs=bs, shuffle=s, num_workers=0) for df, s in ((train, True), (valid, False))])
+
+def history_rows(learn:Learner) -> list[dict]:
+    "The recorder's per-epoch rows as dicts (without epoch and time)."
+    names = learn.recorder.metric_names[1:-1]
+    return [dict(zip(names, map(float, v))) for v in learn.recorder.values]
+
+def on_rank0(fn):
+    "Run `fn()` on rank 0 of a data-parallel run (all of it in a single process), then wait for every process."
+    res = fn() if not rank_distrib() else None
+    if num_distrib() > 1: distrib_barrier()
+    return res
+
+# %% ../nbs/07_joint.ipynb #0c7d7d86
+def make_refiner(cfg:dict, out:Path):
+    "The CuSA refiner named by `cfg['refiner']` ('auto', 'lexicon', 'claude'); `no_cusa`: the cues themselves."
+    from toxitrace import cusa
+    if cfg['no_cusa']: return CueRefiner()
+    name, cache, data_dir = cfg['refiner'], out/'cusa_claude_cache.jsonl', cfg['data_dir']
+    if name == 'auto': return cusa.default_refiner(cache_path=cache, data_dir=data_dir)
+    if name == 'lexicon': return cusa.LexiconRefiner(data_dir=data_dir)
+    if name == 'claude': return cusa.ClaudeRefiner(cache_path=cache)
+    raise ValueError(f"refiner must be 'auto', 'lexicon' or 'claude', not {name!r}")
+
+def make_reasoner(cfg:dict, out:Path):
+    "The reasoning generator named by `cfg['reasoner']` ('auto', 'template', 'claude')."
+    from toxitrace import arcl
+    name, cache = cfg['reasoner'], out/'reasoning_claude_cache.jsonl'
+    if name == 'auto': name = 'claude' if os.environ.get('ANTHROPIC_API_KEY') else 'template'
+    if name == 'template': return arcl.TemplateReasoner(data_dir=cfg['data_dir'])
+    if name == 'claude':
+        if not hasattr(arcl, 'ClaudeReasoner'): raise NotImplementedError("the Claude reasoning generator is not available in this version")
+        return arcl.ClaudeReasoner(cache_path=cache)
+    raise ValueError(f"reasoner must be 'auto', 'template' or 'claude', not {name!r}")
+
+class CueRefiner:
+    "The `no_cusa` ablation's refiner: the BiCSE cues, unrefined, are the toxic spans."
+    name, version = 'cues', '1'
+    def refine_details(self, texts, cues_list, toxic=None) -> list:
+        from toxitrace.cusa import Refinement
+        out = []
+        for t, cues in zip(texts, cues_list):
+            spans = sorted({(int(a), int(b)) for a, b in cues})
+            out.append(Refinement(spans, [t[a:b] for a, b in spans], []))
+        return out
+
+# %% ../nbs/07_joint.ipynb #26162da4
+def _warmup_stage(cfg, frames, out, state, encoder, cbs, progress):
+    "Stage 1: the warm-up classifier `(model, tokenizer, key)`, trained or loaded."
+    if cfg['warmup_dir']:
+        meta = json.loads((Path(cfg['warmup_dir'])/'toxitrace.json').read_text(encoding='utf-8'))
+        model, tok, _ = load_classifier(cfg['warmup_dir'])
+        return model, tok, fingerprint('warmup-dir', str(Path(cfg['warmup_dir']).resolve()), meta.get('saved_at'))
+    enc_name = cfg['encoder'] if encoder is None else getattr(encoder, 'name', 'custom')
+    key = fingerprint('warmup', enc_name, cfg['num_hidden_layers'], cfg['pooling'], cfg['max_length'], cfg['bs'],
+                      cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(frames['train']),
+                      frame_fingerprint(frames['valid']))
+    folder = out/'warmup'
+    if state.done('warmup', key, folder/'toxitrace.json'):
+        model, tok, _ = load_classifier(folder)
+        return model, tok, key
+    t0 = time.time()
+    set_seed(cfg['seed'], reproducible=True)
+    enc, tok = load_encoder(cfg['encoder'], cfg['num_hidden_layers']) if encoder is None else encoder()
+    model = drop_pooler(ToxicityClassifier(enc, pooling=cfg['pooling']))
+    learn = warmup_learner(plain_dataloaders(frames['train'], frames['valid'], tok, cfg['max_length'], cfg['bs']), model, path=out)
+    with distributed(learn), (learn.no_bar() if not progress else nullcontext()):
+        fit_cosine(learn, cfg['warmup_epochs'], lrs=cfg['warmup_lrs'], cbs=[EpochSeed(cfg['seed']), *(cbs or [])])
+    history = history_rows(learn)
+    on_rank0(lambda: save_classifier(folder, learn.model, tok, cfg['max_length'], stage='warmup', key=key, history=history))
+    state.finish('warmup', key, seconds=round(time.time() - t0, 1), history=history)
+    return learn.model.eval(), tok, key
+
+def _cusa_stage(cfg, train, model, tok, out, state, refiner, warm_key, progress):
+    "Stage 2: CuSA's annotation frame (text, label, cue_spans, spans, ...) of the training texts, and its key."
+    from toxitrace import cusa
+    from toxitrace.detector import Detector
+    refiner = CueRefiner() if cfg['no_cusa'] else refiner or make_refiner(cfg, out)
+    key = fingerprint('cusa', warm_key, refiner.name, refiner.version, cfg['cue_method'], cfg['max_length'])
+    path = out/'cues_refined.jsonl'
+    if not state.done('cusa', key, path):
+        def run():
+            t0 = time.time()
+            det = Detector(model, tok, max_length=cfg['max_length'], span_method=cfg['cue_method'])
+            ann = cusa.annotate(train, det, refiner, method=cfg['cue_method'], batch_size=cfg['bs'],
+                                cue_cache=out/'cues_cache.jsonl', progress=progress)
+            cusa.save_annotations(ann, path)
+            note = ('Ablation no_cusa: the spans are the BiCSE cues themselves.' if refiner.name == 'cues' else
+                    'Refiner `lexicon`: the offline stand-in for the LLM, much weaker than it.' if refiner.name == 'lexicon' else '')
+            cusa.write_annotation_card(ann, out/'cues_refined.md', f'the {len(train):,} training texts of run {out.name}',
+                                       str(out/'warmup'), note)
+            return dict(seconds=round(time.time() - t0, 1), refiner=refiner.name, refiner_version=refiner.version,
+                        **{k: v for k, v in ann.attrs['cusa'].items() if k != 'stats'})
+        info = on_rank0(run) or {}
+        state.finish('cusa', key, **info)
+    return cusa.load_annotations(path), key
+
+def _reasoning_stage(cfg, ann, out, state, reasoner, cusa_key):
+    "Stage 3: the frame of both reasonings per training text, and its key."
+    from toxitrace import arcl
+    reasoner = reasoner or make_reasoner(cfg, out)
+    key = fingerprint('reasoning', cusa_key, reasoner.name, reasoner.version)
+    path = out/'reasonings.jsonl'
+    if not state.done('reasoning', key, path):
+        def run():
+            t0 = time.time()
+            rs = arcl.generate_reasonings(ann, reasoner)
+            arcl.save_reasonings(rs, path)
+            arcl.write_reasoning_card(rs, out/'reasonings.md', f'the {len(ann):,} training texts of run {out.name}')
+            return dict(seconds=round(time.time() - t0, 1), reasoner=reasoner.name, reasoner_version=reasoner.version)
+        state.finish('reasoning', key, **(on_rank0(run) or {}))
+    return arcl.load_reasonings(path), key
+
+# %% ../nbs/07_joint.ipynb #dd2dc4db
+def _joint_stage(cfg, frames, ann, reasons, out, state, keys, cbs, progress):
+    "Stage 4: ToxiTrace's joint training from the warm-up classifier (resuming from its epoch checkpoint); `(model, tokenizer, key)`."
+    key = fingerprint('joint', keys, *(cfg[k] for k in ('no_cusa', 'no_arcl', 'no_gcloss', 'joint_epochs', 'lambda_grad',
+                      'lambda_sem', 'joint_enc_lr', 'joint_head_lr', 'margin', 'alpha', 'cap', 'quantile', 'temperature', 'bs',
+                      'max_length', 'reason_max_length', 'seed')))
+    folder, ckpt = out/'joint', out/'joint_checkpoint.pth'
+    if state.done('joint', key, folder/'toxitrace.json'):
+        model, tok, _ = load_classifier(folder)
+        return model, tok, key
+    t0 = time.time()
+    model, tok, _ = load_classifier(cfg['warmup_dir'] or out/'warmup')
+    drop_pooler(model)
+    train = ann[['text', 'label', 'spans']].copy()
+    if not cfg['no_arcl']:
+        if reasons['text'].tolist() != train['text'].tolist(): raise ValueError('the reasonings do not match the training texts')
+        train['tox_reason'], train['nor_reason'] = reasons['tox_reason'].tolist(), reasons['nor_reason'].tolist()
+    dls = joint_dataloaders(train, frames['valid'], tok, cfg['max_length'], cfg['bs'], cfg['reason_max_length'])
+    learn = add_toxitrace(warmup_learner(dls, model.train(), path=out), cfg['lambda_grad'], cfg['lambda_sem'],
+                          gcloss=not cfg['no_gcloss'], arcl=not cfg['no_arcl'], margin=cfg['margin'], q=cfg['quantile'],
+                          alpha=cfg['alpha'], cap=cfg['cap'], temperature=cfg['temperature'])
+    ck = load_checkpoint(ckpt, learn, key) or dict(epoch=0, history=[])
+    if ck['epoch']: print(f"Resuming joint training after epoch {ck['epoch']} of {cfg['joint_epochs']} ({ckpt}).")
+    saver = EpochCheckpoint(ckpt, ck['epoch'], ck['history'], key)
+    with distributed(learn), (learn.no_bar() if not progress else nullcontext()):
+        fit_joint(learn, cfg['joint_epochs'], (cfg['joint_enc_lr'], cfg['joint_head_lr']), ck['epoch'], cfg['seed'],
+                  cbs=[saver, *(cbs or [])])
+    history = saver.history
+    on_rank0(lambda: save_classifier(folder, unwrap(learn.model), tok, cfg['max_length'], stage='joint', key=key, history=history))
+    state.finish('joint', key, seconds=round(time.time() - t0, 1), resumed_after=ck['epoch'], history=history)
+    return unwrap(learn.model).eval(), tok, key
+
+# %% ../nbs/07_joint.ipynb #24a072a6
+def evaluate_classifier(model, tokenizer, frames:dict, max_length:int, bs:int=64) -> dict:
+    "Table 1's scores on the `valid` and `test` frames and Table 2's BiCSE span scores (given toxic) on the `cntp` frame, where present."
+    from toxitrace.detector import Detector
+    from toxitrace.evaluation import evaluate_spans
+    res = {}
+    for name in ('valid', 'test'):
+        if name in frames:
+            df = frames[name]
+            probs = predict_proba(model, tokenizer, df['text'].tolist(), max_length, bs=bs)
+            res[name] = dict(n=len(df), **classification_scores(df['label'].to_numpy(), probs.argmax(1)))
+    if 'cntp' in frames:
+        det = Detector(model, tokenizer, max_length=max_length)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            s = evaluate_spans(det, frames['cntp']['text'].tolist(), frames['cntp']['spans'].tolist(), 'bicse')
+        res['cntp_spans'] = dict(n=len(frames['cntp']), **{k: v for k, v in s.items() if k != 'method'})
+    return res
+
+def _evaluation_stage(cfg, frames, out, state, models, joint_key):
+    "Warm-up vs joint classifier on the evaluation frames; cached in `config.json` by key."
+    key = fingerprint('evaluation', joint_key, *(frame_fingerprint(frames[k], ('text', 'label', 'spans'))
+                                                 for k in ('valid', 'test', 'cntp') if k in frames))
+    if not state.done('evaluation', key):
+        t0 = time.time()
+        scores = {name: evaluate_classifier(m, tok, frames, cfg['max_length']) for name, (m, tok) in models.items()}
+        state.finish('evaluation', key, seconds=round(time.time() - t0, 1), scores=scores)
+    return state.stages['evaluation']['scores']
+
+# %% ../nbs/07_joint.ipynb #53a82996
+def train_toxitrace(config=None, data:dict=None, encoder=None, refiner=None, reasoner=None, cbs=None,
+                    progress:bool=True) -> dict:
+    """Warm-up → CuSA → reasoning → joint training (→ evaluation) in the run folder `config.out`, skipping finished stages
+    and resuming an interrupted joint stage; the run's summary, also written to `out/metrics.json`.
+    `data`: frames train and valid (text, label), test, cntp (text, spans) instead of COLD/CNTP samples; `encoder`: a
+    callable returning a fresh `(encoder, tokenizer)` instead of the preset's; `refiner`, `reasoner`: objects instead of
+    the configured ones; `cbs`: extra fastai callbacks for the warm-up and joint fits."""
+    from toxitrace.cli import run_record
+    cfg = resolve_config(config)
+    if cfg['num_threads']: torch.set_num_threads(cfg['num_threads'])
+    out = Path(cfg['out']); on_rank0(lambda: out.mkdir(parents=True, exist_ok=True))
+    state, t0 = RunState(out, cfg), time.time()
+    frames = run_data(cfg) if data is None else {k: v.reset_index(drop=True) for k, v in data.items()}
+    warm, tok, warm_key = _warmup_stage(cfg, frames, out, state, encoder, cbs, progress)
+    ann, cusa_key = _cusa_stage(cfg, frames['train'], warm, tok, out, state, refiner, warm_key, progress)
+    reasons, reason_key = (None, None) if cfg['no_arcl'] else _reasoning_stage(cfg, ann, out, state, reasoner, cusa_key)
+    joint, _, joint_key = _joint_stage(cfg, frames, ann, reasons, out, state, [warm_key, cusa_key, reason_key], cbs, progress)
+    scores = None
+    if cfg['evaluate'] and not rank_distrib():
+        scores = _evaluation_stage(cfg, frames, out, state, dict(warmup=(warm, tok), joint=(joint, tok)), joint_key)
+    res = dict(run_record(**cfg), out=str(out), stages={k: {kk: vv for kk, vv in v.items() if kk != 'scores'} for k, v in state.stages.items()},
+               scores=scores, seconds=round(time.time() - t0, 1))
+    on_rank0(lambda: (out/'metrics.json').write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str), encoding='utf-8'))
+    return res
