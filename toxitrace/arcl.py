@@ -8,7 +8,8 @@ Docs: https://toxitrace.github.io/toxitrace/arcl.html.md"""
 __all__ = ['TOXIC_REFERENCE', 'NORMAL_REFERENCE', 'TOXIC_REASONING_PROMPT', 'NORMAL_REASONING_PROMPT', 'STANCES',
            'LEXICON_GROUPS', 'CATEGORY_ALIASES', 'arcl_loss', 'encode_reasonings', 'check_stance', 'reasoning_prompt',
            'canonical_categories', 'lexicon_table', 'find_terms', 'first_clause', 'fill_reference', 'TemplateReasoner',
-           'generate_reasonings', 'save_reasonings', 'load_reasonings', 'reasoning_card', 'write_reasoning_card']
+           'generate_reasonings', 'save_reasonings', 'load_reasonings', 'reasoning_card', 'write_reasoning_card',
+           'clean_reasoning', 'ClaudeReasoner', 'default_reasoner']
 
 # %% ../nbs/06_arcl.ipynb #3db86823
 import torch
@@ -166,19 +167,20 @@ class TemplateReasoner:
 
     def __repr__(self): return f'TemplateReasoner(version={self.version!r})'
 
-# %% ../nbs/06_arcl.ipynb #0beafd42
+# %% ../nbs/06_arcl.ipynb #aa4da9b4
 def generate_reasonings(df: pd.DataFrame, reasoner, spans_col: str = 'spans', **kwargs) -> pd.DataFrame:
     "Both reasonings of every row of `df` (text, label[, `spans_col`]): a frame with row, text, label, tox_reason, nor_reason, reasoner, reasoner_version."
     df = df.reset_index(drop=True)
     texts = df['text'].tolist()
     spans = df[spans_col].tolist() if spans_col in df else None
-    out = {}
+    out, stats = {}, {}
     for stance, col in zip(STANCES, ('tox_reason', 'nor_reason')):
         if isinstance(reasoner, TemplateReasoner): out[col] = reasoner.reason(texts, stance, spans, **kwargs)
         else: out[col] = reasoner.reason(texts, stance, **kwargs)
+        for k, v in (vars(reasoner.stats) if hasattr(reasoner, 'stats') else {}).items(): stats[k] = stats.get(k, 0) + v
     res = pd.DataFrame(dict(row=range(len(df)), text=texts, label=df['label'].astype(int).tolist(), **out,
                             reasoner=reasoner.name, reasoner_version=reasoner.version))
-    res.attrs['stats'] = dict(getattr(reasoner, 'stats', {}) and vars(reasoner.stats))
+    res.attrs['stats'] = stats
     return res
 
 def save_reasonings(df: pd.DataFrame, path) -> Path:
@@ -233,3 +235,47 @@ def write_reasoning_card(df: pd.DataFrame, path, source: str, note: str = '') ->
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(reasoning_card(df, source, note), encoding='utf-8')
     return path
+
+# %% ../nbs/06_arcl.ipynb #200cf7f9
+from .cusa import ClaudeRefiner, prompt_version
+
+_LABEL = re.compile(r'^\s*(?:理由|原因|解释|reason(?:ing)?)\s*[:：]\s*', re.I)
+
+def clean_reasoning(reply: str) -> str:
+    "An LLM reply as one reasoning line: lines joined, a leading 理由：-style label and wrapping quotes dropped."
+    text = ' '.join(l.strip() for l in (reply or '').splitlines() if l.strip())
+    text = _LABEL.sub('', text).strip()
+    while len(text) > 1 and text[0] + text[-1] in ('“”', '""', "''", '「」', '『』'): text = text[1:-1].strip()
+    return text
+
+class ClaudeReasoner(ClaudeRefiner):
+    "ARCL's LLM generator: Claude with Tables 6 and 8's prompts through CuSA's Claude machinery (cache, retries, pool, batches)."
+    name = 'claude'
+    def __init__(self, model: str | None = None, cache_path=None, client=None, max_tokens: int = 256, **kwargs):
+        super().__init__(model, cache_path, client, max_tokens=max_tokens, system=TOXIC_REASONING_PROMPT,
+                         template=NORMAL_REASONING_PROMPT, **kwargs)
+        self.prompt_version = prompt_version(TOXIC_REASONING_PROMPT, NORMAL_REASONING_PROMPT, 'tables6-8')
+        self.version = f'{self.prompt_version}/{self.model}'
+
+    def params(self, text: str, hints) -> dict:
+        "The Messages API parameters asking for the `hints[0]` ('toxic' or 'normal') reasoning of `text`."
+        return dict(model=self.model, max_tokens=self.max_tokens,
+                    messages=[dict(role='user', content=reasoning_prompt(text, hints[0]))])
+
+    def _take(self, key: str, rec: dict, text: str, parsed: dict, new: bool):
+        "Keep a record's reply as the reasoning, count it, and cache it if it is `new`."
+        parsed[key], s = clean_reasoning(rec['reply']), self.stats
+        s.kept += 1
+        if new:
+            self.cache.put(key, **rec)
+            s.requests, s.input_tokens, s.output_tokens = s.requests + 1, s.input_tokens + rec['input_tokens'], s.output_tokens + rec['output_tokens']
+
+    def reason(self, texts, stance: str, spans_list=None, batch: bool = False) -> list[str]:
+        "The `stance` reasoning of each text ('' for an empty text); `batch`: through the Message Batches API. `spans_list` is ignored."
+        out = self.refine_details(texts, [[check_stance(stance)]] * len(list(texts)), batch=batch)
+        return [r if isinstance(r, str) else '' for r in out]
+
+def default_reasoner(cache_path=None, data_dir=None, model: str | None = None, **kwargs):
+    "`ClaudeReasoner` if `ANTHROPIC_API_KEY` is set, else `TemplateReasoner` (the offline default)."
+    if os.environ.get('ANTHROPIC_API_KEY'): return ClaudeReasoner(model=model, cache_path=cache_path, **kwargs)
+    return TemplateReasoner(data_dir=data_dir)

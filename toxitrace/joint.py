@@ -8,10 +8,9 @@ Docs: https://toxitrace.github.io/toxitrace/joint.html.md"""
 __all__ = ['JointDataset', 'pad_ids', 'pad_masks', 'joint_collate', 'joint_dataloader', 'joint_dataset', 'joint_dataloaders',
            'unwrap', 'JointBatch', 'GCLossCallback', 'stack_reasonings', 'ARCLCallback', 'LossTerms', 'add_toxitrace',
            'cosine_from', 'EpochSeed', 'fit_joint', 'atomic_torch_save', 'EpochCheckpoint', 'load_checkpoint',
-           'AnyDeviceDistributedDL', 'ToxiTraceDistributed', 'drop_pooler', 'distributed', 'joint_preset',
-           'ToxiTraceConfig', 'resolve_config', 'fingerprint', 'frame_fingerprint', 'RunState', 'run_data',
-           'plain_dataloaders', 'history_rows', 'on_rank0', 'make_refiner', 'make_reasoner', 'CueRefiner',
-           'evaluate_classifier', 'train_toxitrace']
+           'distributed_trainer', 'drop_pooler', 'distributed', 'joint_preset', 'ToxiTraceConfig', 'resolve_config',
+           'fingerprint', 'frame_fingerprint', 'RunState', 'run_data', 'plain_dataloaders', 'history_rows', 'on_rank0',
+           'make_refiner', 'make_reasoner', 'CueRefiner', 'evaluate_classifier', 'train_toxitrace']
 
 # %% ../nbs/07_joint.ipynb #db581c50
 import hashlib, json, math, os, tempfile, time, warnings
@@ -246,22 +245,24 @@ def load_checkpoint(path, learn:Learner, key:str=None) -> dict|None:
     learn.opt.load_state_dict(ck['opt'])
     return dict(epoch=ck['epoch'], history=ck['history'], key=ck.get('key'))
 
-# %% ../nbs/07_joint.ipynb #05cc5d79
-from fastai.distributed import DistributedDL, DistributedTrainer
+# %% ../nbs/07_joint.ipynb #b2a5fe9b
+def distributed_trainer(**kwargs):
+    "fastai's `DistributedTrainer` (accelerate: imported only here) whose `DistributedDL` broadcasts the batch order on the process group's device (CPU for gloo, CUDA for nccl)."
+    from fastai.distributed import DistributedDL, DistributedTrainer
 
-class AnyDeviceDistributedDL(DistributedDL):
-    "fastai's `DistributedDL`, broadcasting the batch order on the process group's device (CPU for gloo, CUDA for nccl)."
-    def _broadcast(self, t, rank):
-        dev = 'cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu'
-        t = torch.tensor(t, dtype=torch.long, device=dev)
-        torch.distributed.broadcast(t, rank)
-        return t.cpu().tolist()
+    class AnyDeviceDistributedDL(DistributedDL):
+        def _broadcast(self, t, rank):
+            dev = 'cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu'
+            t = torch.tensor(t, dtype=torch.long, device=dev)
+            torch.distributed.broadcast(t, rank)
+            return t.cpu().tolist()
 
-class ToxiTraceDistributed(DistributedTrainer):
-    "fastai's `DistributedTrainer` with `AnyDeviceDistributedDL`."
-    def _wrap_dl(self, dl):
-        if isinstance(dl, DistributedDL): return dl
-        return AnyDeviceDistributedDL(dl, device=next(self.learn.model.parameters()).device)
+    class ToxiTraceDistributed(DistributedTrainer):
+        def _wrap_dl(self, dl):
+            if isinstance(dl, DistributedDL): return dl
+            return AnyDeviceDistributedDL(dl, device=next(self.learn.model.parameters()).device)
+
+    return ToxiTraceDistributed(**kwargs)
 
 def drop_pooler(model:ToxicityClassifier) -> ToxicityClassifier:
     "`model` without its encoder's pooler, which the classifier never uses (DDP wants a gradient for every trained parameter)."
@@ -275,7 +276,7 @@ def distributed(learn:Learner, **kwargs):
         yield learn
         return
     from fastai.callback.progress import ProgressCallback
-    cb = ToxiTraceDistributed(sync_bn=False, **{'cpu': not torch.cuda.is_available(), **kwargs})   # cpu: gloo
+    cb = distributed_trainer(sync_bn=False, **{'cpu': not torch.cuda.is_available(), **kwargs})   # cpu: gloo
     learn.add_cb(cb)
     if rank_distrib(): learn.remove_cb(ProgressCallback)
     try: yield learn
@@ -401,7 +402,7 @@ def on_rank0(fn):
     if num_distrib() > 1: distrib_barrier()
     return res
 
-# %% ../nbs/07_joint.ipynb #0c7d7d86
+# %% ../nbs/07_joint.ipynb #495b29c9
 def make_refiner(cfg:dict, out:Path):
     "The CuSA refiner named by `cfg['refiner']` ('auto', 'lexicon', 'claude'); `no_cusa`: the cues themselves."
     from toxitrace import cusa
@@ -416,11 +417,9 @@ def make_reasoner(cfg:dict, out:Path):
     "The reasoning generator named by `cfg['reasoner']` ('auto', 'template', 'claude')."
     from toxitrace import arcl
     name, cache = cfg['reasoner'], out/'reasoning_claude_cache.jsonl'
-    if name == 'auto': name = 'claude' if os.environ.get('ANTHROPIC_API_KEY') else 'template'
+    if name == 'auto': return arcl.default_reasoner(cache_path=cache, data_dir=cfg['data_dir'])
     if name == 'template': return arcl.TemplateReasoner(data_dir=cfg['data_dir'])
-    if name == 'claude':
-        if not hasattr(arcl, 'ClaudeReasoner'): raise NotImplementedError("the Claude reasoning generator is not available in this version")
-        return arcl.ClaudeReasoner(cache_path=cache)
+    if name == 'claude': return arcl.ClaudeReasoner(cache_path=cache)
     raise ValueError(f"reasoner must be 'auto', 'template' or 'claude', not {name!r}")
 
 class CueRefiner:
