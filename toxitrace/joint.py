@@ -10,7 +10,8 @@ __all__ = ['JointDataset', 'pad_ids', 'pad_masks', 'joint_collate', 'joint_datal
            'cosine_from', 'EpochSeed', 'fit_joint', 'atomic_torch_save', 'EpochCheckpoint', 'load_checkpoint',
            'distributed_trainer', 'drop_pooler', 'distributed', 'joint_preset', 'ToxiTraceConfig', 'resolve_config',
            'fingerprint', 'frame_fingerprint', 'RunState', 'run_data', 'plain_dataloaders', 'history_rows', 'on_rank0',
-           'make_refiner', 'make_reasoner', 'CueRefiner', 'evaluate_classifier', 'train_toxitrace']
+           'make_refiner', 'make_reasoner', 'CueRefiner', 'saliency_on_spans', 'evaluate_classifier', 'train_toxitrace',
+           'compare_saliency']
 
 # %% ../nbs/07_joint.ipynb #db581c50
 import hashlib, json, math, os, tempfile, time, warnings
@@ -282,12 +283,14 @@ def distributed(learn:Learner, **kwargs):
     try: yield learn
     finally: learn.remove_cb(cb)
 
-# %% ../nbs/07_joint.ipynb #724f00bf
+# %% ../nbs/07_joint.ipynb #9feebc12
 def joint_preset(name:str) -> dict:
     "A model `preset` plus the data sizes (0: all) and epochs of a full ToxiTrace run: 'small' (2 CPU cores) or 'paper' (CUDA)."
     extra = dict(small=dict(train_size=1000, valid_size=200, test_size=1000, span_eval_size=300, warmup_epochs=2,
-                            joint_epochs=1, max_length=64, reason_max_length=64),
-                 paper=dict(train_size=0, valid_size=0, test_size=0, span_eval_size=0, joint_epochs=3, reason_max_length=128))
+                            joint_epochs=2, joint_enc_lr=5e-5, joint_head_lr=1e-4, max_length=64, reason_max_length=64,
+                            num_threads=1),
+                 paper=dict(train_size=0, valid_size=0, test_size=0, span_eval_size=0, joint_epochs=3, joint_enc_lr=1e-5,
+                            joint_head_lr=2e-5, reason_max_length=128))
     if name not in extra: raise ValueError(f"unknown preset {name!r}; choose one of {sorted(extra)}")
     return dict(preset(name), **extra[name])
 
@@ -314,8 +317,8 @@ class ToxiTraceConfig:
     joint_epochs: int = None
     lambda_grad: float = 0.8
     lambda_sem: float = 0.5
-    joint_enc_lr: float = 1e-5
-    joint_head_lr: float = 2e-5
+    joint_enc_lr: float = None    # paper: 1e-5 (Appendix B)
+    joint_head_lr: float = None   # paper: 2e-5
     margin: float = 1.0
     alpha: float = 1.1
     cap: float = 10.0
@@ -532,11 +535,20 @@ def _joint_stage(cfg, frames, ann, reasons, out, state, keys, cbs, progress):
     state.finish('joint', key, seconds=round(time.time() - t0, 1), resumed_after=ck['epoch'], history=history)
     return unwrap(learn.model).eval(), tok, key
 
-# %% ../nbs/07_joint.ipynb #24a072a6
+# %% ../nbs/07_joint.ipynb #c699c865
+def saliency_on_spans(scores, spans) -> float:
+    "Mean over texts of the share of a text's saliency on tokens that overlap its character `spans` (`TextScores` from `Detector.score`); 0.0 for no text."
+    shares = []
+    for ts, sp in zip(scores, spans):
+        inside = char_spans_to_token_mask(sp, ts.offsets)
+        total = float(np.sum(ts.scores))
+        shares.append(float(np.sum(ts.scores[inside])) / total if total > 0 else 0.0)
+    return float(np.mean(shares)) if shares else 0.0
+
 def evaluate_classifier(model, tokenizer, frames:dict, max_length:int, bs:int=64) -> dict:
-    "Table 1's scores on the `valid` and `test` frames and Table 2's BiCSE span scores (given toxic) on the `cntp` frame, where present."
+    "Table 1's scores on the `valid` and `test` frames; on the `cntp` frame, Table 2's BiCSE span scores (given toxic) and the saliency share on the gold spans."
     from toxitrace.detector import Detector
-    from toxitrace.evaluation import evaluate_spans
+    from toxitrace.evaluation import evaluate_spans, score_corpus
     res = {}
     for name in ('valid', 'test'):
         if name in frames:
@@ -545,10 +557,13 @@ def evaluate_classifier(model, tokenizer, frames:dict, max_length:int, bs:int=64
             res[name] = dict(n=len(df), **classification_scores(df['label'].to_numpy(), probs.argmax(1)))
     if 'cntp' in frames:
         det = Detector(model, tokenizer, max_length=max_length)
+        texts, gold = frames['cntp']['text'].tolist(), frames['cntp']['spans'].tolist()
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            s = evaluate_spans(det, frames['cntp']['text'].tolist(), frames['cntp']['spans'].tolist(), 'bicse')
-        res['cntp_spans'] = dict(n=len(frames['cntp']), **{k: v for k, v in s.items() if k != 'method'})
+            scored = score_corpus(det, texts, bs)
+        s = evaluate_spans(det, texts, gold, 'bicse', scored=scored)
+        res['cntp_spans'] = dict(n=len(texts), saliency_on_gold=saliency_on_spans(scored[0], gold),
+                                 **{k: v for k, v in s.items() if k != 'method'})
     return res
 
 def _evaluation_stage(cfg, frames, out, state, models, joint_key):
@@ -586,3 +601,19 @@ def train_toxitrace(config=None, data:dict=None, encoder=None, refiner=None, rea
                scores=scores, seconds=round(time.time() - t0, 1))
     on_rank0(lambda: (out/'metrics.json').write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str), encoding='utf-8'))
     return res
+
+# %% ../nbs/07_joint.ipynb #e9345a9e
+def compare_saliency(before, after, texts, titles=('warm-up', 'ToxiTrace'), width:int=30):
+    "A figure with each text's saliency strip and BiCSE spans under two `Detector`s, one above the other; `(figure, (before results, after results))`."
+    import matplotlib.pyplot as plt
+    from toxitrace.detector import plot_saliency
+    texts = list(texts)
+    res = tuple(d.predict(texts, progress=False, all_spans=True) for d in (before, after))
+    rows = [max(1, math.ceil(len(t) / width)) for t in texts]
+    fig, axes = plt.subplots(2 * len(texts), 1, figsize=(0.32 * width + 1, sum(2 * (0.45 * r + 0.8) for r in rows)), squeeze=False)
+    for i in range(len(texts)):
+        for j, (r, title) in enumerate(zip(res, titles)):
+            ax = plot_saliency(r[i], axes[2 * i + j, 0], width)
+            ax.set_title(f'{title}: {ax.get_title()}', fontsize=9)
+    fig.tight_layout()
+    return fig, res
