@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model import encode_texts, pad_collate, token_spans_to_char_spans, valid_offsets, load_classifier
+from .model import EncodedTexts, encode_texts, pad_collate, token_spans_to_char_spans, valid_offsets, load_classifier
 from .saliency import input_gradients
 from .bicse import bicse, topk_spans
 
@@ -79,33 +79,42 @@ def _batches(items, progress:bool, desc:str):
     from tqdm import tqdm
     return tqdm(items, desc=desc, leave=False)
 
+def _encode(self:Detector, texts) -> EncodedTexts:
+    "Tokenise `texts` with character offsets, warning once (with a count) about texts longer than `max_length` tokens."
+    enc = encode_texts(self.tokenizer, list(texts), self.max_length)
+    if (n_cut := sum(enc.truncated)):
+        warnings.warn(f"{n_cut} of {len(enc)} texts are longer than max_length={self.max_length} tokens and were truncated: "
+                      "their spans and saliency cover only the beginning.", stacklevel=4)
+    return enc
+
+def _score_batch(self:Detector, enc:EncodedTexts, idx) -> list[TextScores]:
+    "P(toxic) and valid-token scores of the texts `idx` of `enc`, padded into one batch: one attribution pass."
+    pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+    device = next(self.model.parameters()).device
+    ids, mask, _ = pad_collate([(enc.input_ids[i], 0) for i in idx], pad_id)
+    valid = torch.zeros_like(mask, dtype=torch.bool)
+    for j, i in enumerate(idx): valid[j, :len(enc.input_ids[i])] = torch.from_numpy(enc.valid(i))
+    target = torch.full((len(idx),), self.toxic_class, dtype=torch.long, device=device)
+    logits, scores = self.attribution(self.model, ids.to(device), mask.to(device), valid.to(device), target)
+    probs = torch.softmax(logits.detach().float(), -1)[:, self.toxic_class].cpu().tolist()
+    scores = scores.detach().float().cpu().numpy()
+    return [TextScores(enc.texts[i], probs[j], valid_offsets(enc.offsets[i]), scores[j][valid[j].numpy()], enc.truncated[i])
+            for j, i in enumerate(idx)]
+
 def _score(self:Detector, texts, batch_size:int=32, progress:bool=True) -> list[TextScores]:
     "P(toxic) and valid-token scores of every text, in input order, from one attribution pass per length-sorted batch."
     texts = list(texts)
     if not texts: return []
-    enc = encode_texts(self.tokenizer, texts, self.max_length)
-    if (n_cut := sum(enc.truncated)):
-        warnings.warn(f"{n_cut} of {len(enc)} texts are longer than max_length={self.max_length} tokens and were truncated: "
-                      "their spans and saliency cover only the beginning.", stacklevel=3)
-    pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-    device = next(self.model.parameters()).device
+    enc = self.encode(texts)
     out, was_training = [None]*len(enc), self.model.training
     if was_training: self.model.eval()
     try:
         for idx in _batches(length_sorted_batches([len(ids) for ids in enc.input_ids], batch_size), progress, 'toxitrace'):
-            ids, mask, _ = pad_collate([(enc.input_ids[i], 0) for i in idx], pad_id)
-            valid = torch.zeros_like(mask, dtype=torch.bool)
-            for j, i in enumerate(idx): valid[j, :len(enc.input_ids[i])] = torch.from_numpy(enc.valid(i))
-            target = torch.full((len(idx),), self.toxic_class, dtype=torch.long, device=device)
-            logits, scores = self.attribution(self.model, ids.to(device), mask.to(device), valid.to(device), target)
-            probs = torch.softmax(logits.detach().float(), -1)[:, self.toxic_class].cpu().tolist()
-            scores = scores.detach().float().cpu().numpy()
-            for j, i in enumerate(idx):
-                out[i] = TextScores(enc.texts[i], probs[j], valid_offsets(enc.offsets[i]), scores[j][valid[j].numpy()], enc.truncated[i])
+            for i, ts in zip(idx, self.score_batch(enc, idx)): out[i] = ts
     finally:
         if was_training: self.model.train()
     return out
-Detector.score = _score
+Detector.encode, Detector.score_batch, Detector.score = _encode, _score_batch, _score
 
 # %% ../nbs/03b_detector.ipynb #ee1dffae
 def _token_spans(self:Detector, scores, method:str=None) -> list[tuple[int,int]]:
