@@ -89,10 +89,10 @@ def main(argv=None):
         elif name == 'warmup':
             (model, tok), meta = warm_up(args, data_dir, Path(args.model_dir))
             desc = (f"same encoder, warmed up {args.epochs} epoch(s) on {args.train_size} ToxiCN train texts without CNTP sentences "
-                    f"(stratified, seed {args.seed}); valid history {meta.get('history')}")
+                    f"(stratified, seed {args.seed}), validated on {args.valid_size} more")
         else: raise SystemExit(f'unknown model {name!r}')
         det = Detector(model, tok, max_length=p['max_length'])
-        m = dict(description=desc, train_seconds=meta.get('train_seconds'), rows=[])
+        m = dict(description=desc, train_seconds=meta.get('train_seconds'), history=meta.get('history'), rows=[])
         test = load_dataset('toxicn', 'test', data_dir)
         if args.quick: test = test.iloc[:200]
         probs = predict_proba(model, tok, test['text'].tolist(), p['max_length'])
