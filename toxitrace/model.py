@@ -10,7 +10,7 @@ __all__ = ['PAPER_ENCODER', 'SMALL_ENCODER_UPSTREAM', 'POOLINGS', 'find_shared',
            'token_spans_to_char_spans', 'char_spans_to_token_mask', 'valid_offsets', 'mask_to_spans', 'masked_mean',
            'ToxicityClassifier', 'EncodedDataset', 'pad_collate', 'text_dataloader', 'text_dataloaders',
            'classifier_splitter', 'toxicity_metrics', 'adamw', 'warmup_learner', 'fit_cosine', 'classification_scores',
-           'predict_proba', 'save_classifier', 'load_classifier']
+           'detection_scores', 'predict_proba', 'save_classifier', 'load_classifier']
 
 # %% ../nbs/01_model.ipynb #a5d6bce2
 import json, os, time, warnings, tempfile
@@ -29,7 +29,7 @@ from fastai.metrics import F1Score, Precision, Recall, accuracy
 from fastai.optimizer import OptimWrapper
 from fastai.text.data import SortedDL
 from safetensors.torch import load_file, save_file
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+from sklearn.metrics import accuracy_score, average_precision_score, f1_score, precision_score, recall_score
 
 # %% ../nbs/01_model.ipynb #d4c579af
 PAPER_ENCODER = 'hfl/chinese-roberta-wwm-ext'
@@ -272,6 +272,14 @@ def classification_scores(y_true, y_pred) -> dict:
                 precision=float(precision_score(y_true, y_pred, labels=[1], average='binary', **zd)),
                 f1=float(f1_score(y_true, y_pred, labels=[1], average='binary', **zd)),
                 macro_f1=float(f1_score(y_true, y_pred, labels=[0, 1], average='macro', **zd)))
+
+# %% ../nbs/01_model.ipynb #87da0a6c
+def detection_scores(y_true, p_toxic, threshold:float=0.5) -> dict:
+    "False-positive rate at `threshold` and PR-AUC (average precision) of P(toxic) `p_toxic` (N,); each 0.0 where its denominator is empty."
+    y_true, p_toxic = np.asarray(y_true), np.asarray(p_toxic, dtype=float)
+    neg = y_true == 0
+    fpr = float(np.mean(p_toxic[neg] >= threshold)) if neg.any() else 0.0
+    return dict(fpr=fpr, pr_auc=float(average_precision_score(y_true, p_toxic)) if (y_true == 1).any() else 0.0)
 
 # %% ../nbs/01_model.ipynb #d94ff77e
 @torch.no_grad()
