@@ -15,7 +15,7 @@ def test_help_lists_subcommands():
 def test_demo_help_shows_options():
     r = run('demo', '--help')
     assert r.returncode == 0, r.stderr
-    for opt in ('--train-size', '--epochs', '--preset', '--force', '--data-dir'):
+    for opt in ('--train-size', '--warmup-epochs', '--preset', '--force', '--data-dir', '--no-arcl', '--refiner'):
         assert opt in r.stdout
 
 def test_bad_preset_is_one_line_error(tmp_path):
@@ -23,3 +23,14 @@ def test_bad_preset_is_one_line_error(tmp_path):
     r = run('demo', '--preset', 'huge', '--out', str(tmp_path), '--data-dir', str(tmp_path))
     assert r.returncode == 2
     assert "unknown preset 'huge'" in r.stderr and 'Traceback' not in r.stderr
+
+def test_every_subcommand_has_help():
+    for cmd in ('train', 'experiment', 'annotate', 'evaluate', 'extract', 'data'):
+        r = run(cmd, '--help')
+        assert r.returncode == 0 and 'usage: toxitrace ' + cmd in r.stdout, (cmd, r.stderr)
+
+def test_experiment_dry_run_lists_the_grid():
+    root = Path(__file__).parents[1]
+    r = run('experiment', str(root/'experiments'/'small-cold.json'), '--dry-run')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith('Experiment small-cold: 15 runs'), r.stdout

@@ -390,11 +390,11 @@ def train_valid_split(name:str, data_dir, valid_size:int, seed:int) -> tuple[pd.
     valid = stratified_sample(full.reset_index(), valid_size or round(len(full) / 10), seed)
     return full.drop(index=valid['index']).reset_index(drop=True), valid.drop(columns='index')
 
-def span_eval_frame(dataset:str, data_dir, size:int, seed:int) -> pd.DataFrame:
-    "CNTP toxic sentences with gold spans (a seeded sample of `size`, 0: all); for a model trained on ToxiCN only the leakage-free ones (`cntp_leakage_free_ids`)."
+def span_eval_frame(data_dir, size:int, seed:int, leakage_free:bool=False) -> pd.DataFrame:
+    "CNTP toxic sentences with gold spans (a seeded sample of `size`, 0: all); `leakage_free` (for a model trained on ToxiCN): only those of `cntp_leakage_free_ids`."
     from toxitrace.data import cntp_leakage_free_ids, load_dataset
     cntp = load_dataset('cntp', 'toxic', data_dir)
-    if dataset == 'toxicn': cntp = cntp[cntp.sentence_id.isin(cntp_leakage_free_ids(data_dir))]
+    if leakage_free: cntp = cntp[cntp.sentence_id.isin(cntp_leakage_free_ids(data_dir))]
     if size and size < len(cntp): cntp = cntp.sample(size, random_state=seed)
     return cntp.reset_index(drop=True)
 
@@ -407,7 +407,7 @@ def run_data(cfg:dict) -> dict:
     out = dict(train=stratified_sample(train, cfg['train_size'], cfg['seed']), valid=valid)
     if cfg['evaluate']:
         out['test'] = stratified_sample(load_dataset(cfg['dataset'], 'test', d), cfg['test_size'], cfg['seed'])
-        out['cntp'] = span_eval_frame(cfg['dataset'], d, cfg['span_eval_size'], cfg['seed'])
+        out['cntp'] = span_eval_frame(d, cfg['span_eval_size'], cfg['seed'], leakage_free=cfg['dataset'] == 'toxicn')
     return out
 
 def plain_dataloaders(train:pd.DataFrame, valid:pd.DataFrame, tokenizer, max_length:int, bs:int) -> DataLoaders:

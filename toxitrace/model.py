@@ -273,7 +273,7 @@ def classification_scores(y_true, y_pred) -> dict:
                 f1=float(f1_score(y_true, y_pred, labels=[1], average='binary', **zd)),
                 macro_f1=float(f1_score(y_true, y_pred, labels=[0, 1], average='macro', **zd)))
 
-# %% ../nbs/01_model.ipynb #87da0a6c
+# %% ../nbs/01_model.ipynb #31b4c63a
 def detection_scores(y_true, p_toxic, threshold:float=0.5) -> dict:
     "False-positive rate at `threshold` and PR-AUC (average precision) of P(toxic) `p_toxic` (N,); each 0.0 where its denominator is empty."
     y_true, p_toxic = np.asarray(y_true), np.asarray(p_toxic, dtype=float)
