@@ -8,9 +8,9 @@ Docs: https://toxitrace.github.io/toxitrace/experiment.html.md"""
 # %% auto #0
 __all__ = ['VARIANTS', 'T1_COLS', 'PAPER_TABLE1', 'T3_COLS', 'PAPER_TABLE3', 'PAPER_NAMES', 'ExperimentConfig', 'load_experiment',
            'experiment_runs', 'score_rows', 'write_json_atomic', 'run_experiment', 'sample_std', 'summarize', 'pm',
-           'table1', 'table3', 'plot_experiment']
+           'table1', 'table3', 'plot_experiment', 'plot_warmup_sweep']
 
-# %% ../nbs/08b_experiment.ipynb #1c338b5b
+# %% ../nbs/08b_experiment.ipynb #d7fc6cc0
 import json, os, time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# %% ../nbs/08b_experiment.ipynb #7640a8ac
+# %% ../nbs/08b_experiment.ipynb #6827265f
 VARIANTS = dict(ce_only=dict(no_gcloss=True, no_arcl=True), toxitrace={}, no_cusa=dict(no_cusa=True),
                 no_arcl=dict(no_arcl=True), no_gcloss=dict(no_gcloss=True))
 
@@ -51,7 +51,7 @@ def load_experiment(path) -> ExperimentConfig:
     if bad := sorted(set(d) - {f.name for f in fields(ExperimentConfig)}): raise ValueError(f"{path}: unknown keys {bad}")
     return ExperimentConfig(**d)
 
-# %% ../nbs/08b_experiment.ipynb #4e244752
+# %% ../nbs/08b_experiment.ipynb #33c058eb
 def experiment_runs(cfg:ExperimentConfig) -> list[dict]:
     "One dict per run: `run` (dataset, seed, warmup_epochs, variant) and `config` (`ToxiTraceConfig` fields)."
     runs = []
@@ -66,7 +66,7 @@ def experiment_runs(cfg:ExperimentConfig) -> list[dict]:
                     runs.append(dict(run=dict(dataset=ds, seed=seed, warmup_epochs=wu, variant=v), config=c))
     return runs
 
-# %% ../nbs/08b_experiment.ipynb #45ad78f0
+# %% ../nbs/08b_experiment.ipynb #b48c9dcf
 def score_rows(run:dict, scores:dict) -> list[dict]:
     "Flat rows (dataset, seed, warmup_epochs, model, split, metric, value) of one run's `scores` (`train_toxitrace`'s)."
     rows = []
@@ -102,7 +102,7 @@ def run_experiment(cfg:ExperimentConfig, progress:bool=True, **train_kwargs) -> 
         write_json_atomic(cfg.results, res)
     return res
 
-# %% ../nbs/08b_experiment.ipynb #2dbb5862
+# %% ../nbs/08b_experiment.ipynb #7905a879
 def sample_std(x) -> float:
     "Standard deviation with ddof = 1; 0.0 for fewer than two values."
     x = np.asarray(x, dtype=float)
@@ -116,7 +116,7 @@ def summarize(rows) -> pd.DataFrame:
     g = df.groupby(['dataset', 'warmup_epochs', 'model', 'split', 'metric'], sort=False)['value']
     return g.agg(mean='mean', std=sample_std, n='size').reset_index()
 
-# %% ../nbs/08b_experiment.ipynb #b09284a4
+# %% ../nbs/08b_experiment.ipynb #7edfcd8c
 T1_COLS = ['acc', 'recall', 'precision', 'f1', 'macro_f1']
 PAPER_TABLE1 = {  # (mean, std) per metric of T1_COLS
     'cold': {'RoBERTa': [(82.68, .42), (86.37, .86), (74.42, .86), (79.80, .27), (82.56, .38)],
@@ -131,7 +131,7 @@ PAPER_TABLE3 = {'toxitrace': [83.84, 86.19, 76.14, 80.85, 83.68, 86.36, 70.95, 7
                 'ce_only': [82.75, 86.43, 74.24, 79.87, 82.76, 71.27, 59.87, 65.08]}
 PAPER_NAMES = dict(ce_only='RoBERTa', toxitrace='RoBERTa + ToxiTrace')
 
-# %% ../nbs/08b_experiment.ipynb #b57ee36e
+# %% ../nbs/08b_experiment.ipynb #764f2d69
 def pm(mean:float, std:float) -> str:
     "'mean ± std' in percent with two decimals, from fractions."
     return f'{100 * mean:.2f} ± {100 * std:.2f}'
@@ -156,7 +156,7 @@ def table1(summary:pd.DataFrame, dataset:str, models=('ce_only', 'toxitrace')) -
             out[f'  {m} − paper'] = [f'{100 * mean.loc[m, c] - a:+.2f}' for c, (a, _) in zip(T1_COLS, paper)]
     return pd.DataFrame(out, index=['Acc', 'R', 'P', 'F1', 'Macro-F1']).T
 
-# %% ../nbs/08b_experiment.ipynb #04641c0a
+# %% ../nbs/08b_experiment.ipynb #460cfd89
 def table3(summary:pd.DataFrame, dataset:str='cold') -> pd.DataFrame:
     "Table 3: per variant our means (test classification, CNTP overlap spans) and the paper's, in percent; `paper` says which."
     cls, _ = _pivot(summary, dataset, 'test', T1_COLS, list(PAPER_TABLE3))
@@ -167,7 +167,7 @@ def table3(summary:pd.DataFrame, dataset:str='cold') -> pd.DataFrame:
     return pd.concat([ours.assign(source='ours'), paper.assign(source='paper'), (ours - paper).round(2).assign(source='ours − paper')]
                      ).set_index('source', append=True).sort_index(level=0, sort_remaining=False).reindex(ours.index, level=0)
 
-# %% ../nbs/08b_experiment.ipynb #a0d3865a
+# %% ../nbs/08b_experiment.ipynb #6c69ca75
 def plot_experiment(summary:pd.DataFrame, dataset:str, metrics=(('test', 'macro_f1'), ('cntp_spans', 'overlap_f1'), ('cntp_spans', 'char_f1')),
                     title:str=''):
     "One panel per (split, metric): bars of our mean ± std per model (percent), the paper's Table 3 value as a tick."
@@ -187,5 +187,20 @@ def plot_experiment(summary:pd.DataFrame, dataset:str, metrics=(('test', 'macro_
         lo = np.nanmin(100 * (s['mean'] - s['std'])) if len(s) else 0
         ax.set_ylim(max(0, lo - 10), 100)
     fig.suptitle(title or f'{dataset}: ours (bars, mean ± std over seeds) and the paper (ticks, Table 3)', fontsize=10)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/08b_experiment.ipynb #c51cc1fd
+def plot_warmup_sweep(summary:pd.DataFrame, dataset:str='cold', model:str='toxitrace', metrics=('acc', 'macro_f1')):
+    "Figure 3: test `metrics` (percent, mean ± std over seeds) of `model` against the number of warm-up epochs."
+    import matplotlib.pyplot as plt
+    s = summary[(summary.dataset == dataset) & (summary.model == model) & (summary.split == 'test') & (summary.warmup_epochs != '')]
+    if s.empty: raise ValueError(f'no warm-up sweep rows for {model} on {dataset}')
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    for m in metrics:
+        t = s[s.metric == m].assign(wu=lambda d: d.warmup_epochs.astype(int)).sort_values('wu')
+        ax.errorbar(t.wu, 100 * t['mean'], yerr=100 * t['std'], marker='o', capsize=3, label=m)
+    ax.set_xlabel('warm-up epochs'); ax.set_ylabel('% (test)'); ax.set_xticks(sorted(s.warmup_epochs.astype(int).unique()))
+    ax.set_title(f'{dataset}: {model} after the joint stage', fontsize=9); ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

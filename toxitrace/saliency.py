@@ -8,9 +8,11 @@ Docs: https://toxitrace.github.io/toxitrace/saliency.html.md"""
 __all__ = ['valid_token_mask', 'target_log_prob', 'InputGradients', 'input_gradients', 'saliency', 'grad_norms']
 
 # %% ../nbs/03_saliency.ipynb #a00b2505
+from contextlib import nullcontext
 from typing import NamedTuple
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 # %% ../nbs/03_saliency.ipynb #26557ca2
 def valid_token_mask(input_ids, attention_mask, special_ids=None):
@@ -42,11 +44,12 @@ def input_gradients(model, input_ids, attention_mask, valid=None, target=None, s
     """Eq. 1 and Eq. 2 for a batch `input_ids`, `attention_mask` (B, T) from ONE forward and ONE backward pass.
     `valid` (B, T) bool marks the scored tokens (default: `valid_token_mask`); `target` (B,) defaults to the predicted class.
     `create_graph=True` keeps the graph so a loss on the results trains the model (GCLoss); `eval_mode` runs with dropout
-    off and restores the model's mode afterwards (False: keep the current mode, as in training)."""
+    off and restores the model's mode afterwards (False: keep the current mode, as in training). With `create_graph` the
+    forward runs on PyTorch's math attention kernel: the fused ones have no double backward."""
     was_training = model.training
     if eval_mode and was_training: model.eval()          # .eval()/.train() walk every module: only when needed
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), (sdpa_kernel([SDPBackend.MATH]) if create_graph else nullcontext()):
             emb = model.word_embeddings(input_ids)
             if not create_graph: emb = emb.detach().requires_grad_(True)
             logits = model(None, attention_mask, inputs_embeds=emb)
