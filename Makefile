@@ -5,7 +5,7 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test export clean-nbs check-clean venv readme
+.PHONY: demo test docs docs-serve export clean-nbs check-clean venv readme
 
 $(STAMP): requirements-lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/nbdev-test --n-workers 2 --timing
 	$(BIN)/pytest -q tests
+
+## The docs site in _site/: the notebooks as pages, README.md as home page, an API reference (no Quarto).
+docs: $(STAMP)
+	$(BIN)/python scripts/build_docs.py
+
+## The same pages on http://127.0.0.1:8000/toxitrace/ (run it again after editing a notebook).
+docs-serve: $(STAMP)
+	$(BIN)/python scripts/build_docs.py --serve
 
 ## README.md is generated from nbs/index.ipynb.
 readme: $(STAMP)
