@@ -59,7 +59,7 @@ PAPER_TABLE2 = {'RoBERTa* (paper)': [71.27, 59.87, 65.08, 58.29, 61.82, 55.20, 4
                 'RoBERTa + ToxiTrace* (paper)': [86.36, 70.95, 77.90, 83.53, 70.06, 77.63, 61.56]}
 
 def format_scores(rows:dict, cols=('acc', 'recall', 'precision', 'f1', 'macro_f1'), names=('Acc', 'R', 'P', 'F1', 'Macro-F1'),
-                  width:int=30) -> str:
+                  width:int=36) -> str:
     "A plain-text table: one row per name, the `cols` of each row's dict (fractions) in percent."
     head = f"{'':<{width}}" + ''.join(f'{c:>10}' for c in names)
     return '\n'.join([head] + [f'{name:<{width}}' + ''.join(f'{100*s[c]:>10.2f}' for c in cols) for name, s in rows.items()])
