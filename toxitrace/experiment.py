@@ -190,7 +190,7 @@ def plot_experiment(summary:pd.DataFrame, dataset:str, metrics=(('test', 'macro_
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08b_experiment.ipynb #c51cc1fd
+# %% ../nbs/08b_experiment.ipynb #f09a5e07
 def plot_warmup_sweep(summary:pd.DataFrame, dataset:str='cold', model:str='toxitrace', metrics=('acc', 'macro_f1')):
     "Figure 3: test `metrics` (percent, mean ± std over seeds) of `model` against the number of warm-up epochs."
     import matplotlib.pyplot as plt
