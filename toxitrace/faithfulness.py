@@ -206,7 +206,7 @@ def faithfulness_report(detector, texts, spans=None, method:str=None, seed=0, n_
     texts = list(texts)
     scored = detector.score(texts, batch_size, progress) if spans is None or aopc_bins else None
     if spans is None: spans = [detector.char_spans(ts, method) for ts in scored]
-    enc = encode_texts(detector.tokenizer, texts, detector.max_length) if texts else EncodedTexts([], [], [], [])  # the tokenizer fails on []
+    enc = encode_texts(detector.tokenizer, texts, detector.max_length)
     df = faithfulness_scores(detector, enc, span_token_masks(enc, spans), [ts.scores for ts in scored] if aopc_bins else None,
                              seed, n_random, removal, aopc_bins, batch_size)
     df.insert(3, 'spans', [[(int(a), int(b)) for a, b in sp] for sp in spans])

@@ -127,6 +127,7 @@ class EncodedTexts:
 def encode_texts(tokenizer, texts, max_length:int=128) -> EncodedTexts:
     "Tokenise `texts` (truncating to `max_length` tokens) keeping cleaned character offsets."
     texts = [t if isinstance(t, str) else '' if t is None else str(t) for t in texts]
+    if not texts: return EncodedTexts([], [], [], [])                       # fast tokenizers reject an empty batch
     enc = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=True,
                     return_special_tokens_mask=True, return_overflowing_tokens=False)
     blank = {i for t, i in tokenizer.get_vocab().items() if t.strip('▁ ') == ''} - set(tokenizer.all_special_ids)
