@@ -237,8 +237,10 @@ def _experiment(path, dry_run:bool=False):
         return
     s = summarize(run_experiment(cfg)['rows'])
     for ds in cfg.datasets:
-        print(f'\nTable 1, {ds} test (mean ± std over seeds, percent):'); print(table1(s, ds).to_string())
-        if len(cfg.variants) > 2: print(f'\nTable 3, {ds}:'); print(table3(s, ds).to_string())
+        for wu in cfg.warmup_epochs or ['']:
+            sub, after = s[s.warmup_epochs == wu], f', {wu} warm-up epochs' if wu != '' else ''
+            print(f'\nTable 1, {ds} test{after} (mean ± std over seeds, percent):'); print(table1(sub, ds).to_string())
+            if len(cfg.variants) > 2: print(f'\nTable 3, {ds}{after}:'); print(table3(sub, ds).to_string())
 
 def main(argv=None) -> int:
     "Run the `toxitrace` command line; returns the exit code."

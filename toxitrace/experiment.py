@@ -139,6 +139,8 @@ def pm(mean:float, std:float) -> str:
 def _pivot(summary:pd.DataFrame, dataset:str, split:str, cols, models=None) -> pd.DataFrame:
     "Rows model, columns `cols`: mean and std frames of one data set and split."
     s = summary[(summary.dataset == dataset) & (summary.split == split) & summary.metric.isin(cols)]
+    if s.duplicated(['model', 'metric']).any():
+        raise ValueError('the summary holds several warm-up lengths: select one (summary.warmup_epochs == k) for a table')
     mean, std = (s.pivot_table(index='model', columns='metric', values=v, sort=False).reindex(columns=cols) for v in ('mean', 'std'))
     if models is not None: mean, std = mean.reindex([m for m in models if m in mean.index]), std.reindex([m for m in models if m in std.index])
     return mean, std
