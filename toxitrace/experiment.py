@@ -1,5 +1,4 @@
-"""Tables 1 and 3 of the ToxiTrace paper as one command: a grid of `train_toxitrace` runs over data sets, seeds and
-variants (the CE-only baseline, ToxiTrace and its ablations), their mean ± std, and the paper's numbers beside ours.
+"""Tables 1 and 3 of the ToxiTrace paper as one command: a grid of `train_toxitrace` runs over data sets, seeds and variants (the CE-only baseline, ToxiTrace and its ablations), their mean ± std, and the paper's numbers beside ours.
 
 Docs: https://toxitrace.github.io/toxitrace/experiment.html.md"""
 
