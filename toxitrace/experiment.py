@@ -94,7 +94,7 @@ def run_experiment(cfg:ExperimentConfig, progress:bool=True, **train_kwargs) -> 
         print(f"[{i + 1}/{len(runs)}] {r['run']['dataset']} seed {r['run']['seed']} {r['run']['variant']}"
               f"{'' if r['run']['warmup_epochs'] is None else ', warm-up ' + str(r['run']['warmup_epochs'])} -> {r['config']['out']}", flush=True)
         out = train_toxitrace(ToxiTraceConfig(**r['config']), progress=progress, **train_kwargs)
-        res['runs'].append(dict(r['run'], out=out['out'], seconds=out['seconds'],
+        res['runs'].append(dict(r['run'], out=out['out'], seconds=out['seconds'], torch_threads=out['machine']['torch_threads'],
                                 stages={k: v.get('seconds') for k, v in out['stages'].items()}))
         res['rows'] += score_rows(r['run'], out['scores'])
         res['seconds'] = round(time.time() - t0, 1)
