@@ -125,7 +125,9 @@ def test_home_page(server, tmp_path):
     check_page(dom, 'toxitrace')
     assert re.search(r'<h1[^>]*>\s*toxitrace', dom)
     text = text_of(dom)
-    for s in ['The two commands', 'Results so far', 'make demo']: assert s in text, s  # the README
+    headings = re.findall(r'^## (.+)$', (root/'README.md').read_text(encoding='utf-8'), re.M)
+    assert len(headings) >= 3, headings
+    for s in [*headings, 'make demo']: assert s in text, s  # the README's sections
     links = nav_links(dom)
     for stem, page in chapter_pages().items(): assert f'{page}.html' in links, f'{stem} is not in the navigation'
     for m in modules(): assert f'api/{m}.html' in links, f'API page of {m} is not in the navigation'
