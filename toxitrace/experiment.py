@@ -135,8 +135,8 @@ def pm(mean:float, std:float) -> str:
     "'mean ± std' in percent with two decimals, from fractions."
     return f'{100 * mean:.2f} ± {100 * std:.2f}'
 
-def _pivot(summary:pd.DataFrame, dataset:str, split:str, cols, models=None) -> pd.DataFrame:
-    "Rows model, columns `cols`: mean and std frames of one data set and split."
+def _pivot(summary:pd.DataFrame, dataset:str, split:str, cols, models=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "The mean and the std frames (rows model, columns `cols`) of one data set and split."
     s = summary[(summary.dataset == dataset) & (summary.split == split) & summary.metric.isin(cols)]
     if s.duplicated(['model', 'metric']).any():
         raise ValueError('the summary holds several warm-up lengths: select one (summary.warmup_epochs == k) for a table')

@@ -35,8 +35,7 @@ from fastai.torch_core import distrib_barrier, num_distrib, rank_distrib, set_se
 from .arcl import arcl_loss
 from .gcloss import pgr_loss, ppt_loss
 from .model import (EncodedTexts, ToxicityClassifier, char_spans_to_token_mask, classification_scores, detection_scores,
-                             encode_texts,
-                             fit_cosine, load_classifier, load_encoder, predict_proba, preset, save_classifier,
+                             encode_texts, fit_cosine, load_classifier, load_encoder, predict_proba, preset, save_classifier,
                              text_dataloader, warmup_learner)
 from .saliency import target_log_prob
 
