@@ -136,7 +136,7 @@ def run_evaluate(model_dir, dataset:str='cold', test_size:int=0, span_eval_size:
     scores = evaluate_classifier(model, tok, frames, max_length or meta.get('max_length', 128))
     res = dict(run_record(model=str(model_dir), dataset=dataset, test_size=test_size, span_eval_size=span_eval_size, seed=seed),
                cntp_subset='leakage-free' if leakage_free else 'all', scores=scores, seconds=round(time.time() - t0, 1))
-    print(run_tables(dict(model=scores), dataset))
+    print(run_tables({str(model_dir): scores}, dataset))
     if out is not None:
         from toxitrace.experiment import write_json_atomic
         print(f'Written {write_json_atomic(out, res)}')
