@@ -99,26 +99,11 @@ def run_train(options:dict=None, config_file=None, force:bool=False, defaults:di
 
 # %% ../nbs/10_cli.ipynb #e5de085e
 def run_annotate(model_dir, dataset:str='cold', split:str='train', out='outputs/annotate', refiner:str='auto', size:int=0,
-                 seed:int=0, method:str='bicse', data_dir=None, batch_size:int=32) -> dict:
-    "CuSA weak labels for `dataset`/`split` (all, or a stratified sample of `size`) from the classifier in `model_dir`; JSONL + card in `out`."
-    from toxitrace import cusa
-    from toxitrace.data import load_dataset
-    from toxitrace.joint import make_refiner
-    if not (Path(model_dir)/'toxitrace.json').exists(): raise FileNotFoundError(f'{model_dir}: no toxitrace classifier folder (toxitrace.json)')
-    out, d = Path(out), demo_data_dir(data_dir)
-    ref = make_refiner(dict(no_cusa=refiner == 'cues', refiner=refiner, data_dir=data_dir), out)
-    df = load_dataset(dataset, split, d)
-    if size: df = stratified_sample(df, size, seed)
-    t0 = time.time()
-    ann = cusa.annotate(df, str(model_dir), ref, method=method, batch_size=batch_size, cue_cache=out/'cues_cache.jsonl')
-    name = f'cusa_{dataset}_{split}'
-    path = cusa.save_annotations(ann, out/f'{name}.jsonl')
-    sample = f'a stratified sample of {len(df):,} (seed {seed})' if size else 'all'
-    card = cusa.write_annotation_card(ann, out/f'{name}.md', f'{dataset} {split} ({sample})', cusa.classifier_summary(model_dir),
-                                      f'Made by `toxitrace annotate` with refiner `{ref.name}`.')
-    a = ann.attrs['cusa']
-    print(f"{a['spans']:,} spans on {a['rows_with_spans']:,} of {a['toxic_rows']:,} toxic texts -> {path} (card: {card}), {time.time() - t0:.0f} s.")
-    return dict(path=str(path), card=str(card), **{k: v for k, v in a.items() if k != 'stats'})
+                 seed:int=0, method:str='bicse', data_dir=None) -> dict:
+    "`toxitrace.cusa.annotate_dataset`, with `refiner` 'cues' for no refinement (the `no_cusa` ablation's weak labels)."
+    from toxitrace.cusa import annotate_dataset
+    from toxitrace.joint import CueRefiner
+    return annotate_dataset(model_dir, dataset, split, out, CueRefiner() if refiner == 'cues' else refiner, size, seed, method, data_dir)
 
 def run_evaluate(model_dir, dataset:str='cold', test_size:int=0, span_eval_size:int=0, seed:int=0, out=None, data_dir=None,
                  leakage_free:bool=None, max_length:int=None) -> dict:

@@ -26,7 +26,7 @@ __all__ = ['TABLE4_SYSTEM', 'TABLE4_USER', 'CUE_SEPARATOR', 'REPLY_SEPARATORS', 
            'request_key', 'RefinerError', 'api_error_text', 'ClaudeRefiner', 'echo_cues', 'ClaudeStandIn', 'Lexicon',
            'lexicon_terms', 'merge_close', 'trim_span', 'LexiconRefiner', 'as_detector', 'detector_fingerprint',
            'cue_spans', 'cue_changes', 'annotate', 'save_annotations', 'load_annotations', 'annotation_card',
-           'write_annotation_card', 'classifier_summary', 'default_refiner', 'annotate_cold_demo', 'span_quality']
+           'write_annotation_card', 'classifier_summary', 'default_refiner', 'annotate_dataset', 'span_quality']
 
 # %% ../nbs/04_cusa.ipynb #d2cc2454
 TABLE4_SYSTEM = '\n'.join([
@@ -774,28 +774,31 @@ def default_refiner(cache_path=None, data_dir=None, model: str | None = None, **
     if os.environ.get('ANTHROPIC_API_KEY'): return ClaudeRefiner(model=model, cache_path=cache_path, **kwargs)
     return LexiconRefiner(data_dir=data_dir)
 
-def annotate_cold_demo(model_dir, out='outputs/demo', data_dir=None, size: int = 0, seed: int = 0, refiner='auto',
-                       method: str = 'bicse', batch_size: int = 32, progress: bool = True) -> dict:
-    "CuSA weak labels for COLD train (all, or the warm-up's stratified sample of `size`) with the classifier in `model_dir`."
+def annotate_dataset(model_dir, dataset: str = 'cold', split: str = 'train', out='outputs/annotate', refiner='auto',
+                     size: int = 0, seed: int = 0, method: str = 'bicse', data_dir=None, batch_size: int = 32,
+                     progress: bool = True) -> dict:
+    "CuSA weak labels for `dataset`/`split` (all, or a stratified sample of `size`) with the classifier in `model_dir`: `OUT/cusa_<dataset>_<split>.jsonl` + card."
     from toxitrace.cli import demo_data_dir, stratified_sample
+    if not (Path(model_dir)/'toxitrace.json').exists(): raise FileNotFoundError(f'{model_dir}: no toxitrace classifier folder (toxitrace.json)')
     out, data_dir = Path(out), demo_data_dir(data_dir)
     if isinstance(refiner, str):
         if refiner not in ('auto', 'lexicon', 'claude'): raise ValueError(f"refiner must be 'auto', 'lexicon', 'claude' or a Refiner, not {refiner!r}")
         cache = out/'cusa_claude_cache.jsonl'
         refiner = (default_refiner(cache, data_dir) if refiner == 'auto' else LexiconRefiner(data_dir=data_dir)
                    if refiner == 'lexicon' else ClaudeRefiner(cache_path=cache))
-    train = load_dataset('cold', 'train', data_dir)
-    if size: train = stratified_sample(train, size, seed)
-    print(f'CuSA on {len(train):,} COLD train texts ({int(train.label.sum()):,} toxic): {method} cues from {model_dir}, refiner '
+    df = load_dataset(dataset, split, data_dir)
+    if size: df = stratified_sample(df, size, seed)
+    print(f'CuSA on {len(df):,} {dataset} {split} texts ({int(df.label.sum()):,} toxic): {method} cues from {model_dir}, refiner '
           f'{refiner.name} ({refiner.version})' + (' -- the offline stand-in, weaker than the LLM' if refiner.name == 'lexicon' else ''))
     t0 = time.time()
-    df = annotate(train, model_dir, refiner, method=method, batch_size=batch_size, cue_cache=out/'cusa_cues.jsonl', progress=progress)
-    path = save_annotations(df, out/'cusa_cold_train.jsonl')
-    sample = f'a stratified sample of {len(train):,} (seed {seed})' if size else 'all'
-    note = (f'Made by `annotate_cold_demo(size={size}, seed={seed}, method={method!r})` after `toxitrace demo`.' +
+    ann = annotate(df, str(model_dir), refiner, method=method, batch_size=batch_size, cue_cache=out/'cusa_cues.jsonl', progress=progress)
+    name = f'cusa_{dataset}_{split}'
+    path = save_annotations(ann, out/f'{name}.jsonl')
+    sample = f'a stratified sample of {len(df):,} (seed {seed})' if size else 'all'
+    note = (f'Made by `annotate_dataset({dataset!r}, {split!r}, size={size}, seed={seed}, method={method!r})` (`toxitrace annotate`).' +
             (' Refiner `lexicon`: the offline stand-in for the LLM, much weaker than it.' if refiner.name == 'lexicon' else ''))
-    card = write_annotation_card(df, out/'cusa_cold_train.md', f'COLD train ({sample})', classifier_summary(model_dir), note)
-    a = df.attrs['cusa']
+    card = write_annotation_card(ann, out/f'{name}.md', f'{dataset} {split} ({sample})', classifier_summary(model_dir), note)
+    a = ann.attrs['cusa']
     print(f"Weak labels: {a['spans']:,} spans on {a['rows_with_spans']:,} of {a['toxic_rows']:,} toxic texts -> {path} (card: {card}), "
           f'{time.time() - t0:.0f} s.')
     return dict(path=str(path), card=str(card), seconds=round(time.time() - t0, 1), **{k: v for k, v in a.items() if k != 'stats'})
