@@ -21,12 +21,13 @@ from .data import find_all, load_dataset, load_lexicon, shared_data_dir
 
 # %% auto #0
 __all__ = ['TABLE4_SYSTEM', 'TABLE4_USER', 'CUE_SEPARATOR', 'REPLY_SEPARATORS', 'DEFAULT_CLAUDE_MODEL', 'ERROR_TYPES',
-           'CUE_METHODS', 'prompt_version', 'user_message', 'cue_strings', 'cue_char_spans', 'Refinement',
-           'merge_overlapping', 'parse_reply', 'RefineStats', 'Refiner', 'CacheWarning', 'JsonlCache', 'claude_model',
-           'request_key', 'RefinerError', 'api_error_text', 'ClaudeRefiner', 'echo_cues', 'ClaudeStandIn', 'Lexicon',
-           'lexicon_terms', 'merge_close', 'trim_span', 'LexiconRefiner', 'as_detector', 'detector_fingerprint',
-           'cue_spans', 'cue_changes', 'annotate', 'save_annotations', 'load_annotations', 'annotation_card',
-           'write_annotation_card', 'classifier_summary', 'default_refiner', 'annotate_dataset', 'span_quality']
+           'CUE_METHODS', 'REFINER_NAMES', 'prompt_version', 'user_message', 'cue_strings', 'cue_char_spans',
+           'Refinement', 'merge_overlapping', 'parse_reply', 'RefineStats', 'Refiner', 'CacheWarning', 'JsonlCache',
+           'claude_model', 'request_key', 'RefinerError', 'api_error_text', 'ClaudeRefiner', 'echo_cues',
+           'ClaudeStandIn', 'Lexicon', 'lexicon_terms', 'merge_close', 'trim_span', 'LexiconRefiner', 'as_detector',
+           'detector_fingerprint', 'cue_spans', 'cue_changes', 'annotate', 'save_annotations', 'load_annotations',
+           'annotation_card', 'write_annotation_card', 'classifier_summary', 'default_refiner', 'named_refiner',
+           'annotate_dataset', 'span_quality']
 
 # %% ../nbs/04_cusa.ipynb #d2cc2454
 TABLE4_SYSTEM = '\n'.join([
@@ -774,6 +775,15 @@ def default_refiner(cache_path=None, data_dir=None, model: str | None = None, **
     if os.environ.get('ANTHROPIC_API_KEY'): return ClaudeRefiner(model=model, cache_path=cache_path, **kwargs)
     return LexiconRefiner(data_dir=data_dir)
 
+REFINER_NAMES = ('auto', 'lexicon', 'claude')
+
+def named_refiner(name: str, cache_path=None, data_dir=None) -> Refiner:
+    "The refiner called `name`: 'auto' (`default_refiner`), 'lexicon' or 'claude' (its replies cached in `cache_path`)."
+    if name == 'auto': return default_refiner(cache_path, data_dir)
+    if name == 'lexicon': return LexiconRefiner(data_dir=data_dir)
+    if name == 'claude': return ClaudeRefiner(cache_path=cache_path)
+    raise ValueError(f"refiner must be one of {REFINER_NAMES} or a Refiner, not {name!r}")
+
 def annotate_dataset(model_dir, dataset: str = 'cold', split: str = 'train', out='outputs/annotate', refiner='auto',
                      size: int = 0, seed: int = 0, method: str = 'bicse', data_dir=None, batch_size: int = 32,
                      progress: bool = True) -> dict:
@@ -781,11 +791,7 @@ def annotate_dataset(model_dir, dataset: str = 'cold', split: str = 'train', out
     from toxitrace.cli import demo_data_dir, stratified_sample
     if not (Path(model_dir)/'toxitrace.json').exists(): raise FileNotFoundError(f'{model_dir}: no toxitrace classifier folder (toxitrace.json)')
     out, data_dir = Path(out), demo_data_dir(data_dir)
-    if isinstance(refiner, str):
-        if refiner not in ('auto', 'lexicon', 'claude'): raise ValueError(f"refiner must be 'auto', 'lexicon', 'claude' or a Refiner, not {refiner!r}")
-        cache = out/'cusa_claude_cache.jsonl'
-        refiner = (default_refiner(cache, data_dir) if refiner == 'auto' else LexiconRefiner(data_dir=data_dir)
-                   if refiner == 'lexicon' else ClaudeRefiner(cache_path=cache))
+    if isinstance(refiner, str): refiner = named_refiner(refiner, out/'cusa_claude_cache.jsonl', data_dir)
     df = load_dataset(dataset, split, data_dir)
     if size: df = stratified_sample(df, size, seed)
     print(f'CuSA on {len(df):,} {dataset} {split} texts ({int(df.label.sum()):,} toxic): {method} cues from {model_dir}, refiner '

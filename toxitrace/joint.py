@@ -429,13 +429,9 @@ def on_rank0(fn):
 # %% ../nbs/07_joint.ipynb #495b29c9
 def make_refiner(cfg:dict, out:Path):
     "The CuSA refiner named by `cfg['refiner']` ('auto', 'lexicon', 'claude'); `no_cusa`: the cues themselves."
-    from toxitrace import cusa
+    from toxitrace.cusa import named_refiner
     if cfg['no_cusa']: return CueRefiner()
-    name, cache, data_dir = cfg['refiner'], out/'cusa_claude_cache.jsonl', cfg['data_dir']
-    if name == 'auto': return cusa.default_refiner(cache_path=cache, data_dir=data_dir)
-    if name == 'lexicon': return cusa.LexiconRefiner(data_dir=data_dir)
-    if name == 'claude': return cusa.ClaudeRefiner(cache_path=cache)
-    raise ValueError(f"refiner must be 'auto', 'lexicon' or 'claude', not {name!r}")
+    return named_refiner(cfg['refiner'], out/'cusa_claude_cache.jsonl', cfg['data_dir'])
 
 def make_reasoner(cfg:dict, out:Path):
     "The reasoning generator named by `cfg['reasoner']` ('auto', 'template', 'claude')."
