@@ -123,7 +123,7 @@ def run_evaluate(model_dir, dataset:str='cold', test_size:int=0, span_eval_size:
                cntp_subset='leakage-free' if leakage_free else 'all', scores=scores, seconds=round(time.time() - t0, 1))
     print(run_tables({str(model_dir): scores}, dataset))
     if out is not None:
-        from toxitrace.experiment import write_json_atomic
+        from toxitrace.joint import write_json_atomic
         print(f'Written {write_json_atomic(out, res)}')
     return res
 

@@ -6,11 +6,11 @@ Docs: https://toxitrace.github.io/toxitrace/experiment.html.md"""
 
 # %% auto #0
 __all__ = ['VARIANTS', 'T1_COLS', 'PAPER_TABLE1', 'T3_COLS', 'PAPER_TABLE3', 'PAPER_NAMES', 'ExperimentConfig', 'load_experiment',
-           'experiment_runs', 'score_rows', 'write_json_atomic', 'run_experiment', 'sample_std', 'summarize', 'pm',
-           'table1', 'table3', 'plot_experiment', 'plot_warmup_sweep']
+           'experiment_runs', 'score_rows', 'run_experiment', 'sample_std', 'summarize', 'pm', 'table1', 'table3',
+           'plot_experiment', 'plot_warmup_sweep']
 
 # %% ../nbs/08b_experiment.ipynb #d7fc6cc0
-import json, os, time
+import json, time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -76,18 +76,10 @@ def score_rows(run:dict, scores:dict) -> list[dict]:
                      if k not in ('n', 'n_pred', 'n_gold', 'n_texts', 'seconds', 'method') and isinstance(v, (int, float))]
     return [{k: v for k, v in r.items() if k != 'variant'} for r in rows]
 
-def write_json_atomic(path, obj) -> Path:
-    "Write `obj` as indented UTF-8 JSON to a temporary file beside `path`, then rename it over `path`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False, default=str), encoding='utf-8')
-    os.replace(tmp, path)
-    return path
-
 def run_experiment(cfg:ExperimentConfig, progress:bool=True, **train_kwargs) -> dict:
     "Train every run of `cfg` (resuming finished ones from their folders), writing the results JSON after each; the results."
     from toxitrace.cli import run_record
-    from toxitrace.joint import ToxiTraceConfig, train_toxitrace
+    from toxitrace.joint import ToxiTraceConfig, train_toxitrace, write_json_atomic
     runs, t0 = experiment_runs(cfg), time.time()
     res = dict(run_record(**asdict(cfg)), experiment=cfg.name, runs=[], rows=[])
     for i, r in enumerate(runs):

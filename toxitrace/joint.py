@@ -8,11 +8,11 @@ Docs: https://toxitrace.github.io/toxitrace/joint.html.md"""
 __all__ = ['TRAIN_DATASETS', 'JointDataset', 'pad_ids', 'pad_masks', 'joint_collate', 'joint_dataloader', 'joint_dataset',
            'joint_dataloaders', 'unwrap', 'JointBatch', 'GCLossCallback', 'stack_reasonings', 'ARCLCallback',
            'LossTerms', 'add_toxitrace', 'cosine_from', 'EpochSeed', 'fit_joint', 'atomic_torch_save',
-           'EpochCheckpoint', 'load_checkpoint', 'distributed_trainer', 'drop_pooler', 'distributed', 'joint_preset',
-           'ToxiTraceConfig', 'resolve_config', 'fingerprint', 'frame_fingerprint', 'RunState', 'train_valid_split',
-           'span_eval_frame', 'run_data', 'plain_dataloaders', 'history_rows', 'on_rank0', 'make_refiner',
-           'make_reasoner', 'CueRefiner', 'saliency_on_spans', 'evaluate_classifier', 'train_toxitrace',
-           'compare_saliency']
+           'write_json_atomic', 'EpochCheckpoint', 'load_checkpoint', 'distributed_trainer', 'drop_pooler',
+           'distributed', 'joint_preset', 'ToxiTraceConfig', 'resolve_config', 'fingerprint', 'frame_fingerprint',
+           'RunState', 'train_valid_split', 'span_eval_frame', 'run_data', 'plain_dataloaders', 'history_rows',
+           'on_rank0', 'make_refiner', 'make_reasoner', 'CueRefiner', 'saliency_on_spans', 'evaluate_classifier',
+           'train_toxitrace', 'compare_saliency']
 
 # %% ../nbs/07_joint.ipynb #db581c50
 import hashlib, json, math, os, tempfile, time, warnings
@@ -224,6 +224,14 @@ def atomic_torch_save(obj, path) -> Path:
     finally: Path(tmp).unlink(missing_ok=True)
     return path
 
+def write_json_atomic(path, obj, indent:int=1) -> Path:
+    "Write `obj` as indented UTF-8 JSON to a temporary file beside `path`, then rename it over `path`."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.tmp')
+    tmp.write_text(json.dumps(obj, indent=indent, ensure_ascii=False, default=str), encoding='utf-8')
+    os.replace(tmp, path)
+    return path
+
 class EpochCheckpoint(Callback):
     "At the end of every epoch, saves model, optimizer state, epochs done and recorder rows to `path` (rank 0, atomically)."
     order = Recorder.order + 1
@@ -370,11 +378,7 @@ class RunState:
         self.stages[stage] = dict(key=key, finished=time.strftime('%Y-%m-%dT%H:%M:%S'), **info)
         if not rank_distrib(): self.save()
 
-    def save(self):
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name('.config.json.tmp')
-        tmp.write_text(json.dumps(dict(config=self.config, stages=self.stages), ensure_ascii=False, indent=2, default=str), encoding='utf-8')
-        os.replace(tmp, self.path)
+    def save(self): write_json_atomic(self.path, dict(config=self.config, stages=self.stages), indent=2)
 
 # %% ../nbs/07_joint.ipynb #cd54ec9d
 TRAIN_DATASETS = ('cold', 'toxicn')
