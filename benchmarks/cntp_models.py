@@ -33,7 +33,8 @@ def main(argv=None):
     ap.add_argument('--out', default='benchmarks/results/cntp_models.json')
     args = ap.parse_args(argv)
 
-    from toxitrace.cli import demo_data_dir, run_record
+    from toxitrace.cli import demo_data_dir
+    from toxitrace.runs import run_record
     from toxitrace.cusa import LexiconRefiner, cue_spans
     from toxitrace.data import SpanWarning, load_dataset
     from toxitrace.detector import Detector

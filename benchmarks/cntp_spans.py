@@ -21,10 +21,9 @@ from pathlib import Path
 def warm_up(args, data_dir, folder:Path):
     "Warm up the small preset on a ToxiCN train sample without CNTP sentences; reuse `folder` if its config matches."
     from fastai.torch_core import set_seed
-    from toxitrace.cli import stratified_sample
+    from toxitrace.data import stratified_sample
     from toxitrace.data import load_dataset
-    from toxitrace.model import (ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier,
-                                 text_dataloaders, warmup_learner)
+    from toxitrace.model import ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier, text_dataloaders, warmup_learner
     p = preset('small')
     want = dict(data='toxicn train minus CNTP', train_size=args.train_size, valid_size=args.valid_size, epochs=args.epochs,
                 seed=args.seed, **{k: p[k] for k in ('encoder', 'num_hidden_layers', 'pooling', 'max_length', 'bs', 'enc_lr', 'head_lr')})
@@ -68,11 +67,12 @@ def main(argv=None):
     if args.quick: args.sample, args.ig_sample, args.ig_steps, args.train_size, args.valid_size, args.epochs = 200, 40, 4, 64, 32, 1
 
     import torch
-    from toxitrace.cli import run_record
+    from toxitrace.runs import run_record
     from toxitrace.data import SpanWarning, load_dataset, shared_data_dir, cntp_leakage_free_ids
     from toxitrace.detector import Detector
     from toxitrace.evaluation import cntp_span_rows, span_table
-    from toxitrace.model import ToxicityClassifier, classification_scores, load_encoder, predict_proba, preset
+    from toxitrace.model import ToxicityClassifier, load_encoder, predict_proba, preset
+    from toxitrace.evaluation import classification_scores
     warnings.filterwarnings('ignore', category=SpanWarning)
     data_dir = args.data_dir or shared_data_dir()
     p = preset('small')

@@ -36,7 +36,7 @@ def main(argv=None):
 
     import numpy as np, torch, captum
     from captum.attr import InputXGradient
-    from toxitrace.cli import run_record
+    from toxitrace.runs import run_record
     from toxitrace.data import load_dataset, shared_data_dir
     from toxitrace.detector import Detector, length_sorted_batches
     from toxitrace.model import ToxicityClassifier, encode_texts, load_encoder, pad_collate, preset

@@ -48,10 +48,11 @@ def main(argv=None):
     import numpy as np, pandas as pd, torch
     from fastai.callback.core import Callback
     from fastai.torch_core import set_seed
-    from toxitrace.arcl import TemplateReasoner, find_terms, first_clause, generate_reasonings, lexicon_table
-    from toxitrace.cli import run_record
+    from toxitrace.reasoning import TemplateReasoner, find_terms, first_clause, generate_reasonings, lexicon_table
+    from toxitrace.runs import run_record
     from toxitrace.data import load_dataset, shared_data_dir
-    from toxitrace.joint import JointBatch, add_toxitrace, joint_dataloaders, joint_preset
+    from toxitrace.joint import JointBatch, add_toxitrace, joint_dataloaders
+    from toxitrace.pipeline import joint_preset
     from toxitrace.model import ToxicityClassifier, load_encoder, warmup_learner
 
     warnings.filterwarnings('ignore', message='.*torch.jit.*')

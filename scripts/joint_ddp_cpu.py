@@ -25,10 +25,11 @@ def main(argv=None):
     import torch.distributed as dist
     from fastai.callback.core import Callback
     from fastai.torch_core import num_distrib, rank_distrib
-    from toxitrace.arcl import LEXICON_GROUPS, NORMAL_REFERENCE, TOXIC_REFERENCE, TemplateReasoner
+    from toxitrace.reasoning import LEXICON_GROUPS, NORMAL_REFERENCE, TOXIC_REFERENCE, TemplateReasoner
     from toxitrace.cusa import LexiconRefiner
-    from toxitrace.joint import ToxiTraceConfig, train_toxitrace, unwrap
-    from toxitrace.model import tiny_char_bert
+    from toxitrace.pipeline import ToxiTraceConfig, train_toxitrace
+    from toxitrace.joint import unwrap
+    from toxitrace.test_utils import tiny_char_bert
 
     torch.set_num_threads(1)
     texts = ['你真是个蠢货', '今天天气不错', '滚回你老家去吧 nmsl', '谢谢你的帮助！', '这个人脑子有病😠', '我们一起去吃饭']

@@ -4,7 +4,9 @@ import signal, subprocess, sys, time, warnings
 import anthropic
 import pytest
 
-from toxitrace.cusa import CacheWarning, ClaudeRefiner, ClaudeStandIn
+from toxitrace.claude import CacheWarning
+from toxitrace.cusa import ClaudeRefiner
+from toxitrace.test_utils import ClaudeStandIn
 
 TEXTS = [f'第{i}个黑人说黑人有枪' for i in range(12)]
 CUES = [['黑人', '有枪']] * len(TEXTS)
