@@ -20,9 +20,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/toxitrace demo
 
-## nbdev-test over every notebook, then pytest for what does not belong in a notebook.
+## nbdev-test over every chapter and report, then pytest for what does not belong in a notebook.
 test: $(STAMP)
 	$(BIN)/nbdev-test --n-workers 2 --timing
+	$(BIN)/nbdev-test --n-workers 1 --timing reports
 	$(BIN)/pytest -q tests
 
 ## The docs site in _site/: the notebooks as pages, README.md as home page, an API reference (no Quarto).
@@ -42,10 +43,12 @@ export: $(STAMP)
 
 clean-nbs: $(STAMP)
 	$(BIN)/nbdev-clean
+	$(BIN)/nbdev-clean --fname reports
 
 ## Fails when the notebooks and the exported package disagree, or a notebook is not clean.
 check-clean: $(STAMP)
 	$(BIN)/nbdev-export
 	$(BIN)/nbdev-clean
-	git status --porcelain -- nbs toxitrace
-	test -z "$$(git status --porcelain -- nbs toxitrace)"
+	$(BIN)/nbdev-clean --fname reports
+	git status --porcelain -- nbs reports toxitrace
+	test -z "$$(git status --porcelain -- nbs reports toxitrace)"

@@ -9,7 +9,7 @@ baseline: the warm-up trained on as many more epochs of cross-entropy as ToxiTra
   lexicon only              the offline refiner's lexicon matches, no model (ToxiCN's lexicons: flattered on CNTP)
   warmup BiCSE cues + lexicon the CuSA weak labels the joint stage trains on, here applied to CNTP
   <model> saliency x {BiCSE, top-15%} x {given toxic, end to end} for warmup, ce_only, toxitrace
-and, per model, faithfulness (09_faithfulness) on a seeded sample of --faith-sample sentences: the confidence drop
+and, per model, faithfulness (13_faithfulness) on a seeded sample of --faith-sample sentences: the confidence drop
 when its BiCSE spans are masked against as many random tokens (Figures 4-6), ERASER comprehensiveness/sufficiency
 and AOPC; the per-text drops are kept for the histograms.
 Writes JSON with config, versions, machine and git commit; nbs/11_reproduction.ipynb prints it.
@@ -33,7 +33,7 @@ def main(argv=None):
     ap.add_argument('--out', default='benchmarks/results/cntp_models.json')
     args = ap.parse_args(argv)
 
-    from toxitrace.cli import demo_data_dir
+    from toxitrace.data import resolve_data_dir
     from toxitrace.runs import run_record
     from toxitrace.cusa import LexiconRefiner, cue_spans
     from toxitrace.data import SpanWarning, load_dataset
@@ -41,7 +41,7 @@ def main(argv=None):
     from toxitrace.evaluation import cntp_span_rows, span_scores, span_table
     from toxitrace.faithfulness import faithfulness_report
     warnings.filterwarnings('ignore', category=SpanWarning)
-    run, data_dir = Path(args.run), demo_data_dir(args.data_dir)
+    run, data_dir = Path(args.run), resolve_data_dir(args.data_dir)
     for m in MODELS.values():
         if not (run/m/'toxitrace.json').exists(): raise SystemExit(f'{run/m}: no classifier; run the experiment first')
     cntp = load_dataset('cntp', 'toxic', data_dir)

@@ -3,7 +3,7 @@
 
 Two models:
   untrained  the pretrained encoder with a randomly initialised head (seeded);
-  warmup     cross-entropy warm-up (01_model's Learner, Appendix B learning rates, cosine) on a stratified
+  warmup     cross-entropy warm-up (04_model's Learner, Appendix B learning rates, cosine) on a stratified
              ToxiCN train sample from which every CNTP sentence is removed (so no CNTP sentence is seen in
              training); saved to --model-dir and reused when the configuration matches.
 For each: saliency (Eq. 1) and last-layer attention on all 2,533 toxic CNTP sentences; saliency, attention and

@@ -28,8 +28,8 @@ LIB = 'toxitrace'
 REPO_URL = 'https://github.com/toxitrace/toxitrace'
 
 def chapters() -> list[Path]:
-    "The notebooks that are chapters, in order (`index.ipynb` is the README, the home page)."
-    return sorted(p for p in (root/'nbs').glob('*.ipynb') if p.stem != 'index')
+    "The notebooks that are chapters, in order (`index.ipynb` is the README, the home page), then the reports (`reports/`)."
+    return sorted(p for p in (root/'nbs').glob('*.ipynb') if p.stem != 'index') + sorted((root/'reports').glob('*.ipynb'))
 
 def modules() -> list[str]:
     "Public modules of the package, from the files in `toxitrace/` (new ones are picked up as they appear)."
@@ -116,9 +116,10 @@ class drop_empty:
             del cell['source']
 
 class Chapter:
-    "A notebook as a page: `page` is nbdev's name for it (02_bicse.ipynb -> bicse, as in bicse.html), `blocks` its Markdown."
+    "A notebook as a page: `page` is nbdev's name for it (06_bicse.ipynb -> bicse, as in bicse.html), `blocks` its Markdown."
     def __init__(self, nb_path: Path, pages: Path):
         self.stem, self.page, self.module = nb_path.stem, nbpath2html(nb_path.name).stem, default_exp(nb_path)
+        self.label = self.stem if nb_path.parent.name == 'nbs' else f'{nb_path.parent.name}/{self.stem}'   # as the README names it
         procs = [populate_language, add_show_docs, strip_ansi, hide_line, filter_stream_, rm_header_dash,
                  clean_magics, hide_, strip_hidden_metadata, drop_empty]
         nb = NBProcessor(nb_path, procs, rm_directives=True)
@@ -177,7 +178,7 @@ def home_md(chs: list[Chapter], links: dict[str, str]) -> str:
     "README.md as the home page, with its chapter names and exported names linked."
     md = (root/'README.md').read_text(encoding='utf-8')
     md = re.sub(r'^<!--.*?-->\s*', '', md, flags=re.S)
-    for c in chs: md = md.replace(f'`{c.stem}`', f'[`{c.stem}`]({c.page}.md)')
+    for c in chs: md = md.replace(f'`{c.label}`', f'[`{c.label}`]({c.page}.md)')
     return linkify(md, links)
 
 def api_md(module: str, ch: Chapter | None) -> str:
@@ -199,7 +200,7 @@ def write_pages(pages: Path) -> tuple[list, list[Chapter]]:
     mods = sorted(modules(), key=lambda m: (order.get(m, len(order)), m))
     for m in mods: (pages/'api'/f'{m}.md').write_text(api_md(m, ch_of.get(m)), encoding='utf-8')
     nav = [{'Home': 'index.md'},
-           {'Chapters': [{f'{c.stem}: {c.title.replace("`", "")}': f'{c.page}.md'} for c in chs]},
+           {'Chapters': [{f'{c.label}: {c.title.replace("`", "")}': f'{c.page}.md'} for c in chs]},
            {'API reference': [{f'{LIB}.{m}': f'api/{m}.md'} for m in mods]}]
     return nav, chs
 

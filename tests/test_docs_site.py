@@ -22,7 +22,7 @@ ERROR_MARKERS = ['Traceback (most recent call last)', 'could not collect', 'Coul
                  'class="arithmatex"', 'nb-error', 'ModuleNotFoundError', 'Error in notebook']
 
 def chapter_pages() -> dict[str, str]:
-    "Notebook stem -> page name, as nbdev names pages (02_bicse -> bicse)."
+    "Notebook stem -> page name, as nbdev names pages (06_bicse -> bicse)."
     return {p.stem: re.sub(r'^\d+[a-zA-Z0-9]*_', '', p.stem.lower()) for p in sorted((root/'nbs').glob('*.ipynb'))
             if p.stem != 'index'}
 

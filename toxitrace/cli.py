@@ -9,7 +9,6 @@ __all__ = ['DEMO_DEFAULTS', 'build_parser', 'main']
 
 # %% ../nbs/16_cli.ipynb #0689e260
 import argparse, os, sys
-from pathlib import Path
 
 # %% ../nbs/16_cli.ipynb #66801263
 def _add_config_args(p):

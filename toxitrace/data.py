@@ -7,7 +7,7 @@ Docs: https://toxitrace.github.io/toxitrace/data.html.md"""
 # %% ../nbs/02_data.ipynb #5757a76c
 from __future__ import annotations
 
-import hashlib, http.client, json, os, re, tempfile, urllib.error, urllib.parse, urllib.request, warnings
+import hashlib, http.client, json, os, re, urllib.error, urllib.parse, urllib.request, warnings
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .spans import find_all
-from .data import COLD_FINE_LABELS, FILES, SOURCES, SPLITS, TOXICN_LEXICON_FILES, _csv, _json, _leakage, _leakage_free, _quad_numbers, _records, fetch, load_all, load_lexicon, resolve_data_dir, shared_data_dir
+from .data import COLD_FINE_LABELS, FILES, SOURCES, SPLITS, TOXICN_LEXICON_FILES, _csv, _json, _leakage, _leakage_free, _quad_numbers, _records, fetch, load_all, load_lexicon, resolve_data_dir
 
 # %% auto #0
 __all__ = ['write_data_cards']

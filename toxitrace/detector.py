@@ -9,7 +9,7 @@ __all__ = ['SPAN_METHODS', 'INPUT_SUFFIXES', 'TextScores', 'char_saliency', 'Det
            'run_extract', 'cjk_font', 'plot_saliency', 'highlight_html']
 
 # %% ../nbs/07_detector.ipynb #d4cdfc39
-import html, json, math, os, tempfile, time, warnings
+import html, json, math, time, warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path

@@ -15,7 +15,6 @@ import copy, numbers, time, warnings
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.metrics import accuracy_score, average_precision_score, f1_score, precision_score, recall_score
 
 from .spans import char_spans_to_token_mask, merge_spans
@@ -227,7 +226,6 @@ def evaluate_classifier(model, tokenizer, frames:dict, max_length:int, bs:int=64
 # %% ../nbs/12_evaluation.ipynb #823d15e6
 def span_quality(gold: pd.DataFrame, predictions: dict) -> pd.DataFrame:
     "Character P/R/F1, IoU and overlap F1 (in %) of each `name -> per-text spans` against `gold['spans']`."
-    from toxitrace.evaluation import span_scores
     rows = {name: span_scores(list(p), gold['spans'].tolist()) for name, p in predictions.items()}
     cols = ['char_p', 'char_r', 'char_f1', 'char_iou', 'overlap_f1']
     return (pd.DataFrame(rows).T[cols].astype(float) * 100).round(2).assign(n_spans=[rows[n]['n_pred'] for n in rows])

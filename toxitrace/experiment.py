@@ -17,7 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .runs import run_record, write_json_atomic
+from .data import TRAIN_DATASETS
 from .evaluation import PAPER_TABLE1, T1_COLS
+from .pipeline import ToxiTraceConfig, train_toxitrace
 
 # %% ../nbs/15_experiment.ipynb #6827265f
 VARIANTS = dict(ce_only=dict(no_gcloss=True, no_arcl=True), toxitrace={}, no_cusa=dict(no_cusa=True),
@@ -36,8 +39,6 @@ class ExperimentConfig:
     results: str = None           # the results JSON; None: out/name/results.json
 
     def __post_init__(self):
-        from toxitrace.data import TRAIN_DATASETS
-        from toxitrace.pipeline import ToxiTraceConfig
         if bad := [v for v in self.variants if v not in VARIANTS]: raise ValueError(f"unknown variants {bad}; known: {list(VARIANTS)}")
         if bad := [d for d in self.datasets if d not in TRAIN_DATASETS]: raise ValueError(f"unknown datasets {bad}; known: {list(TRAIN_DATASETS)}")
         owned = {'out', 'dataset', 'seed', 'warmup_dir', 'eval_warmup', 'evaluate', 'no_cusa', 'no_arcl', 'no_gcloss'}
@@ -81,9 +82,6 @@ def score_rows(run:dict, scores:dict) -> list[dict]:
 
 def run_experiment(cfg:ExperimentConfig, progress:bool=True, **train_kwargs) -> dict:
     "Train every run of `cfg` (resuming finished ones from their folders), writing the results JSON after each; the results."
-    from toxitrace.runs import run_record
-    from toxitrace.pipeline import ToxiTraceConfig, train_toxitrace
-    from toxitrace.runs import write_json_atomic
     runs, t0 = experiment_runs(cfg), time.time()
     res = dict(run_record(**asdict(cfg)), experiment=cfg.name, runs=[], rows=[])
     for i, r in enumerate(runs):

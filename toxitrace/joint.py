@@ -1,4 +1,4 @@
-"""ToxiTrace's second phase (§3.4, Eq. 9, Appendix B): fastai callbacks that turn the warm-up Learner into ToxiTrace, and `train_toxitrace`, which runs warm-up → CuSA → reasoning → joint training, each stage resumable from its saved output.
+"""ToxiTrace's second phase (§3.4, Eq. 9, Appendix B): joint batches, the fastai callbacks that turn the warm-up Learner into ToxiTrace, the schedule, epoch checkpoints and data-parallel training. `train_toxitrace` (14_pipeline) runs it as a stage.
 
 Docs: https://toxitrace.github.io/toxitrace/joint.html.md"""
 
@@ -11,9 +11,8 @@ __all__ = ['JointDataset', 'pad_ids', 'pad_masks', 'joint_collate', 'joint_datal
            'distributed_trainer', 'drop_pooler', 'distributed', 'plain_dataloaders', 'history_rows', 'on_rank0']
 
 # %% ../nbs/11_joint.ipynb #db581c50
-import hashlib, json, math, os, tempfile, time, warnings
-from contextlib import ExitStack, contextmanager, nullcontext
-from dataclasses import asdict, dataclass, fields
+import math
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from fastai.torch_core import distrib_barrier, num_distrib, rank_distrib, set_se
 
 from .arcl import arcl_loss
 from .gcloss import pgr_loss, ppt_loss
-from .model import EncodedTexts, ToxicityClassifier, encode_texts, fit_cosine, load_classifier, load_encoder, predict_proba, preset, save_classifier, text_dataloader, warmup_learner
+from .model import EncodedTexts, ToxicityClassifier, encode_texts, text_dataloader
 from .spans import char_spans_to_token_mask
 from .saliency import target_log_prob
 from .runs import atomic_path

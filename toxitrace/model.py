@@ -11,8 +11,8 @@ __all__ = ['PAPER_ENCODER', 'SMALL_ENCODER_UPSTREAM', 'POOLINGS', 'small_encoder
            'fit_cosine', 'predict_proba', 'save_classifier', 'load_classifier']
 
 # %% ../nbs/04_model.ipynb #a5d6bce2
-import json, os, time, warnings, tempfile
-from dataclasses import dataclass, field
+import json, os, time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 

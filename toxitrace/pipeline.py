@@ -9,19 +9,18 @@ __all__ = ['joint_preset', 'ToxiTraceConfig', 'resolve_config', 'run_data', 'mak
            'train_toxitrace', 'compare_saliency', 'run_train', 'run_annotate', 'run_evaluate']
 
 # %% ../nbs/14_pipeline.ipynb #6de1c3d7
-import json, math, time, warnings
+import json, math, time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from fastai.torch_core import set_seed
 from fastcore.basics import patch, store_attr
 
 from .runs import RunState, fingerprint, frame_fingerprint, rank, run_record, write_json_atomic
-from .data import TRAIN_DATASETS, load_dataset, resolve_data_dir, span_eval_frame, stratified_sample, train_valid_split
+from .data import load_dataset, resolve_data_dir, span_eval_frame, stratified_sample, train_valid_split
 from .model import ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier, warmup_learner
 from .detector import Detector, plot_saliency
 from .cusa import CueRefiner, annotate, annotate_dataset, load_annotations, named_refiner, save_annotations, write_annotation_card

@@ -12,7 +12,7 @@ __all__ = ['TOXIC_REFERENCE', 'NORMAL_REFERENCE', 'TOXIC_REASONING_PROMPT', 'NOR
            'ClaudeReasoner', 'default_reasoner']
 
 # %% ../nbs/10b_reasoning.ipynb #7caee6e5
-import hashlib, json, os, re, tempfile, time, unicodedata
+import hashlib, json, os, re, time
 from pathlib import Path
 
 import pandas as pd
