@@ -279,8 +279,8 @@ HUB_LICENCES = {'Apache-2.0': 'apache-2.0', 'MIT': 'mit', 'CC BY-NC-ND 4.0': 'cc
 
 def _pct(x): return f'{100*x:.2f}'
 
-def model_card(meta:dict, run:dict=None, scores:dict=None, command:str=None, name:str='toxitrace classifier') -> str:
-    "A hub model card (YAML header + Markdown) for a classifier's `meta` (`toxitrace.json`), the `run` config it was trained by, its `scores` (`evaluate_classifier`) and the `command` that measured them."
+def model_card(meta:dict, run:dict=None, scores:dict=None, command:str=None, name:str='toxitrace classifier', ref:str='MODEL') -> str:
+    "A hub model card (YAML header + Markdown) for a classifier's `meta` (`toxitrace.json`), the `run` config it was trained by, its `scores` (`evaluate_classifier`) and the `command` that measured them; `ref`: the folder or hub name in its examples."
     import yaml
     from toxitrace.data import SOURCES
     run, md = dict(run or {}), meta.get('metadata', {})
@@ -304,10 +304,10 @@ def model_card(meta:dict, run:dict=None, scores:dict=None, command:str=None, nam
              'saliency of its own prediction (ToxiTrace, Eq. 1 and Algorithm 1), trained with '
              '[toxitrace](https://github.com/toxitrace/toxitrace).', '', '## Use', '', '```python',
              'import toxitrace.hf                    # registers the `toxitrace` model type with transformers',
-             'from transformers import pipeline', "clf = pipeline('text-classification', model='MODEL')   # this folder or its hub name",
+             'from transformers import pipeline', f"clf = pipeline('text-classification', model={ref!r})",
              "clf('你真是个蠢货')", '', 'from toxitrace.detector import Detector   # label, P(toxic) and toxic character spans',
-             "Detector.from_pretrained('MODEL').predict(['你真是个蠢货'])", '```', '',
-             'or `toxitrace extract --model MODEL --input texts.txt --output spans.jsonl`.', '', '## Training', '',
+             f"Detector.from_pretrained({ref!r}).predict(['你真是个蠢货'])", '```', '',
+             f'or `toxitrace extract --model {ref} --input texts.txt --output spans.jsonl`.', '', '## Training', '',
              f'* Stage: {how}.', f"* Labels: {', '.join(f'{i} = {n}' for i, n in enumerate(meta.get('label_names', [])))}; "
              f"pooling: {meta.get('pooling')}; max_length: {meta.get('max_length')} tokens."]
     if src: lines.append(f'* Training data: {dataset} ([{src.repo}](https://github.com/{src.repo}) @ {src.commit}), licence {src.licence}: {src.terms}')
@@ -324,7 +324,7 @@ def model_card(meta:dict, run:dict=None, scores:dict=None, command:str=None, nam
         if (sp := scores.get('cntp_spans')):
             lines += ['Table 2 (CNTP, given toxic, BiCSE spans, %):', '', '| n | overlap F1 | char F1 | char IoU |', '|---|---|---|---|',
                       f"| {sp.get('n')} | {_pct(sp['overlap_f1'])} | {_pct(sp['char_f1'])} | {_pct(sp['char_iou'])} |", '']
-    else: lines += ['Not evaluated yet: `toxitrace evaluate --model MODEL --out scores.json` measures Table 1 and Table 2.', '']
+    else: lines += [f'Not evaluated yet: `toxitrace evaluate --model {ref} --out scores.json` measures Table 1 and Table 2.', '']
     lines += ['## Intended use and limits', '',
               '* For research and for auditing moderation systems, with human oversight; not a fully automated moderation system.',
               '* Fine-grained toxic spans could be misused to reverse-engineer moderation or to craft toxic text that evades it.',
@@ -340,7 +340,7 @@ def _run_context(folder:Path):
     metrics = folder.parent/'metrics.json'
     return run, json.loads(metrics.read_text(encoding='utf-8')) if metrics.exists() else None
 
-def write_model_card(folder, scores:dict=None, command:str=None) -> Path:
+def write_model_card(folder, scores:dict=None, command:str=None, ref:str=None) -> Path:
     "(Re)write `folder/README.md` from its `toxitrace.json`, the run config beside it, and `scores` (default: its stage's in the run's `metrics.json`)."
     from toxitrace.runs import atomic_path
     folder = Path(folder)
@@ -350,7 +350,7 @@ def write_model_card(folder, scores:dict=None, command:str=None) -> Path:
     if scores is None and metrics and metrics.get('scores'):
         scores, command = metrics['scores'].get(meta.get('metadata', {}).get('stage')), command or metrics.get('command')
     with atomic_path(folder/'README.md') as tmp:
-        tmp.write_text(model_card(meta, run, scores, command, name=folder.name), encoding='utf-8')
+        tmp.write_text(model_card(meta, run, scores, command, name=ref or folder.name, ref=ref or str(folder)), encoding='utf-8')
     return folder/'README.md'
 
 # %% ../nbs/04_model.ipynb #4a5df908
@@ -385,7 +385,7 @@ def save_classifier(folder, model, tokenizer, max_length:int=128, **metadata) ->
         tokenizer.save_pretrained(tmp)
         (tmp/'toxitrace.json').write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding='utf-8')
         run, _ = _run_context(folder)
-        (tmp/'README.md').write_text(model_card(meta, run or metadata.get('run'), name=folder.name), encoding='utf-8')
+        (tmp/'README.md').write_text(model_card(meta, run or metadata.get('run'), name=folder.name, ref=str(folder)), encoding='utf-8')
     return folder
 
 # %% ../nbs/04_model.ipynb #fe3708b8
