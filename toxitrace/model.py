@@ -420,12 +420,15 @@ def _load_transformers_model(name_or_path) -> HFSequenceClassifier:
     "Any transformers sequence classifier (folder or hub name) as an `HFSequenceClassifier`; a checkpoint without a classification head is refused."
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
-    verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error(); hf_logging.disable_progress_bar()      # no 'Loading weights' bar on stderr
     try: model, info = AutoModelForSequenceClassification.from_pretrained(str(name_or_path), output_loading_info=True)
     except (OSError, ValueError, KeyError) as e:
         raise OSError(f"{name_or_path}: not a loadable sequence classifier: give a folder with config.json, weights and tokenizer "
                       f"files, or a hub name on a machine that reaches the hub ({str(e).splitlines()[0]})") from None
-    finally: hf_logging.set_verbosity(verbosity)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars: hf_logging.enable_progress_bar()
     if info.get('missing_keys'):
         raise ValueError(f"{name_or_path}: its weights have no classification head (missing {sorted(info['missing_keys'])[:2]}): "
                          "a bare encoder; train a classifier on it (toxitrace train) or give a *ForSequenceClassification checkpoint")
