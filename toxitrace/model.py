@@ -253,6 +253,7 @@ class HFSequenceClassifier(nn.Module):
         super().__init__()
         self.model = model
         self.label_names = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
+        self.dropout = nn.Identity()   # in training the first-token vector passes here, as through ToxicityClassifier's dropout: ARCL reads it
 
     @property
     def encoder(self): return self.model.base_model
@@ -272,7 +273,9 @@ class HFSequenceClassifier(nn.Module):
 
     def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None):
         "The model's own logits (B, n_classes) from `input_ids` (B, T) or `inputs_embeds` (B, T, H), with `attention_mask` (B, T)."
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds).logits
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, output_hidden_states=self.training)
+        if self.training: self.dropout(out.hidden_states[-1][:, 0])
+        return out.logits
 
 # %% ../nbs/04_model.ipynb #ceb5c47a
 HUB_LICENCES = {'Apache-2.0': 'apache-2.0', 'MIT': 'mit', 'CC BY-NC-ND 4.0': 'cc-by-nc-nd-4.0', 'CC BY-NC 4.0': 'cc-by-nc-4.0'}
