@@ -292,7 +292,8 @@ def model_card(meta:dict, run:dict=None, scores:dict=None, command:str=None, nam
     header = dict(language=['zh'], license=HUB_LICENCES.get(src.licence, 'other') if src else 'other', library_name='transformers',
                   pipeline_tag='text-classification', tags=['toxicity', 'offensive-language', 'chinese', 'explainability', 'toxitrace'])
     if src: header['datasets'] = [src.repo]
-    if run.get('encoder'): header['base_model'] = run['encoder']
+    base = run.get('init') or run.get('encoder')                  # a hub name only: a local folder means nothing on the hub
+    if base and str(base).count('/') == 1 and not Path(base).exists(): header['base_model'] = base
     header['metrics'] = ['accuracy', 'recall', 'precision', 'f1']
     test = (scores or {}).get('test')
     if test:
@@ -314,7 +315,7 @@ def model_card(meta:dict, run:dict=None, scores:dict=None, command:str=None, nam
              f'* Stage: {how}.', f"* Labels: {', '.join(f'{i} = {n}' for i, n in enumerate(meta.get('label_names', [])))}; "
              f"pooling: {meta.get('pooling')}; max_length: {meta.get('max_length')} tokens."]
     if src: lines.append(f'* Training data: {dataset} ([{src.repo}](https://github.com/{src.repo}) @ {src.commit}), licence {src.licence}: {src.terms}')
-    if run: lines.append('* Run config: ' + ', '.join(f'{k}={run[k]}' for k in ('preset', 'encoder', 'seed', 'train_size', 'warmup_epochs',
+    if run: lines.append('* Run config: ' + ', '.join(f'{k}={run[k]}' for k in ('preset', 'encoder', 'init', 'seed', 'train_size', 'warmup_epochs',
                          'joint_epochs', 'refiner', 'reasoner', 'lambda_grad', 'lambda_sem', 'no_cusa', 'no_arcl', 'no_gcloss') if k in run) + '.')
     if md.get('history'):
         last = md['history'][-1]
