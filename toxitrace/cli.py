@@ -8,7 +8,7 @@ Docs: https://toxitrace.github.io/toxitrace/cli.html.md"""
 __all__ = ['DEMO_DEFAULTS', 'build_parser', 'main']
 
 # %% ../nbs/16_cli.ipynb #0689e260
-import argparse, os, sys
+import argparse, sys
 
 # %% ../nbs/16_cli.ipynb #66801263
 def _add_config_args(p):
@@ -60,17 +60,27 @@ def build_parser(config_fields:bool=False) -> argparse.ArgumentParser:
                     help='CNTP spans on the 482 sentences not in ToxiCN train (default: when --dataset toxicn)')
     ev.add_argument('--seed', type=int, default=0); ev.add_argument('--out', default=None, help='JSON file to write')
     ev.add_argument('--data-dir', default=None)
-    ex = sub.add_parser('extract', help='classify texts and write toxic spans as JSONL',
-                        description='Classify every text of INPUT (.txt one text per line, .csv or .jsonl with a text '
-                                    'column) and write one JSON object per text to OUTPUT: label, probability, and for '
-                                    'texts predicted toxic the spans as character offsets with their text.')
+    ex = sub.add_parser('extract', help='classify texts and write toxic spans as JSONL or Parquet',
+                        description='Classify every text of INPUT (.txt one text per line, .csv, .jsonl or .parquet with a text '
+                                    'column) and write one record per text to OUTPUT (.jsonl or .parquet), in input order: label, '
+                                    'probability, and for texts predicted toxic the spans as character offsets with their text. '
+                                    'Streamed chunk by chunk; rerunning a killed command resumes it. Under torchrun or accelerate '
+                                    'launch every rank scores its shard and rank 0 merges them.')
     ex.add_argument('--model', required=True, help='a classifier folder (saved by toxitrace)')
-    ex.add_argument('--input', required=True, help='.txt, .csv or .jsonl file')
-    ex.add_argument('--output', required=True, help='.jsonl file to write')
+    ex.add_argument('--input', required=True, help='.txt, .csv, .jsonl or .parquet file')
+    ex.add_argument('--output', required=True, help='.jsonl or .parquet file to write (not the input)')
     ex.add_argument('--batch-size', type=int, default=32)
     ex.add_argument('--text-column', default='text', help='column or key holding the text in .csv/.jsonl (default: text)')
     ex.add_argument('--all-spans', action='store_true', help='spans for every text, not only those predicted toxic')
-    ex.add_argument('--device', default='cuda' if os.environ.get('CUDA_VISIBLE_DEVICES') else 'cpu')
+    ex.add_argument('--device', default='auto', help="auto (default): cuda when torch sees a GPU, else cpu; or cpu, cuda:1, ...")
+    ex.add_argument('--chunk-size', type=int, default=2048, help='texts read, scored and written at a time: bounds memory (default: 2048)')
+    ex.add_argument('--shard', default=None, metavar='K/N', help='score only the K-th of N contiguous slices of the input (0-based); join them with merge')
+    ex.add_argument('--progress', action=argparse.BooleanOptionalAction, default=True, help='progress bar with texts/s and ETA on stderr')
+    mg = sub.add_parser('merge', help='join extract shard outputs in input order',
+                        description='Join the outputs of `extract --shard K/N` (.jsonl or .parquet, in any order) into OUTPUT in input order, '
+                                    'checking that every index appears exactly once.')
+    mg.add_argument('inputs', nargs='+', help='the shard outputs')
+    mg.add_argument('--output', required=True, help='.jsonl or .parquet file to write')
     data = sub.add_parser('data', help='list, fetch or verify the data files', description='One row per registered data file: ok, missing or checksum mismatch against its pinned sha256 (fetching missing ones first with fetch).')
     data.add_argument('action', choices=['verify', 'fetch'], help='verify: check what is there; fetch: download what is missing')
     data.add_argument('--data-dir', default=None)
@@ -97,8 +107,15 @@ def main(argv=None) -> int:
         elif args.command == 'extract':
             from toxitrace.detector import run_extract
             r = run_extract(args.model, args.input, args.output, args.batch_size, args.text_column, args.device,
-                            all_spans=args.all_spans)
-            print(f"{r['n_texts']} texts, {r['n_toxic']} predicted toxic, written to {r['output']} in {r['seconds']:.1f} s")
+                            progress=args.progress, all_spans=args.all_spans, chunk_size=args.chunk_size, shard=args.shard)
+            resumed = f" (resumed after {r['resumed']})" if r['resumed'] else ''
+            print(f"{r['n_texts']} texts{resumed}, {r['n_toxic']} predicted toxic, "
+                  f"written to {r['output']} in {r['seconds']:.1f} s on {r['device']} at threshold {r['threshold']:g}")
+            if r['n_truncated']: print(f"{r['n_truncated']} texts were longer than the model's max_length and only their beginning was read")
+        elif args.command == 'merge':
+            from toxitrace.detector import merge_outputs
+            r = merge_outputs(args.inputs, args.output)
+            print(f"{r['n_texts']} records from {len(r['inputs'])} files, {r['n_toxic']} predicted toxic, written to {r['output']}")
         elif args.command == 'data':
             from toxitrace.data import data_status, format_data_status
             rows = data_status(args.data_dir, fetch_missing=args.action == 'fetch')
