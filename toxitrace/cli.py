@@ -9,6 +9,7 @@ __all__ = ['DEMO_DEFAULTS', 'build_parser', 'main']
 
 # %% ../nbs/16_cli.ipynb #0689e260
 import argparse, sys
+from pathlib import Path
 
 # %% ../nbs/16_cli.ipynb #66801263
 def _add_config_args(p):
@@ -81,6 +82,30 @@ def build_parser(config_fields:bool=False) -> argparse.ArgumentParser:
                                     'checking that every index appears exactly once.')
     mg.add_argument('inputs', nargs='+', help='the shard outputs')
     mg.add_argument('--output', required=True, help='.jsonl or .parquet file to write')
+    sv = sub.add_parser('serve', help='an HTTP JSON API for the detector (POST /v1/detect, GET /healthz, /docs)',
+                        description='Serve the detector in --model with uvicorn: POST /v1/detect {"texts": [...], "spans": true, '
+                                    '"saliency": false, "truncate": false}; concurrent requests are micro-batched. Ctrl-C or SIGTERM '
+                                    'finishes the requests in flight, then stops.')
+    sv.add_argument('--model', required=True, help='a classifier folder (its threshold.json, if any, sets the threshold)')
+    sv.add_argument('--host', default='127.0.0.1'); sv.add_argument('--port', type=int, default=8000)
+    sv.add_argument('--device', default='auto', help='auto (default): cuda when torch sees a GPU, else cpu')
+    sv.add_argument('--max-batch', type=int, default=64, help='texts scored together at most (default: 64)')
+    sv.add_argument('--max-wait-ms', type=float, default=5.0, help='how long a batch waits for more requests (default: 5)')
+    sv.add_argument('--max-texts', type=int, default=64, help='texts per request, else 413 (default: 64)')
+    sv.add_argument('--max-chars', type=int, default=2000, help='characters per text, else 422 unless the request asks to truncate (default: 2000)')
+    sv.add_argument('--max-body-bytes', type=int, default=1 << 20, help='request body size, else 413 (default: 1 MiB)')
+    sv.add_argument('--batch-size', type=int, default=32, help='texts per forward/backward pass inside a batch (default: 32)')
+    cal = sub.add_parser('calibrate', help="choose and store the model's decision threshold for a precision, recall or FPR target",
+                         description='Score the labelled --data/--split with --model, choose the threshold that meets --target '
+                                     '(precision=X: the lowest reaching it; fpr=X: the lowest within it; recall=X: the highest keeping '
+                                     'it) and store it with the curve and the data in the model folder (threshold.json), where '
+                                     'extract and serve use it.')
+    cal.add_argument('--model', required=True, help='a classifier folder')
+    cal.add_argument('--data', default='cold', help='data set (default: cold)'); cal.add_argument('--split', default='dev')
+    cal.add_argument('--target', required=True, help='precision=0.9, recall=0.9 or fpr=0.05')
+    cal.add_argument('--size', type=int, default=0, help='a stratified sample of this many texts (0: all)')
+    cal.add_argument('--seed', type=int, default=0); cal.add_argument('--data-dir', default=None)
+    cal.add_argument('--device', default='auto')
     data = sub.add_parser('data', help='list, fetch or verify the data files', description='One row per registered data file: ok, missing or checksum mismatch against its pinned sha256 (fetching missing ones first with fetch).')
     data.add_argument('action', choices=['verify', 'fetch'], help='verify: check what is there; fetch: download what is missing')
     data.add_argument('--data-dir', default=None)
@@ -116,6 +141,17 @@ def main(argv=None) -> int:
             from toxitrace.detector import merge_outputs
             r = merge_outputs(args.inputs, args.output)
             print(f"{r['n_texts']} records from {len(r['inputs'])} files, {r['n_toxic']} predicted toxic, written to {r['output']}")
+        elif args.command == 'serve':
+            from toxitrace.serve import run_serve
+            run_serve(args.model, args.host, args.port, args.device, args.max_batch, args.max_wait_ms, args.max_texts,
+                      args.max_chars, args.max_body_bytes, args.batch_size)
+        elif args.command == 'calibrate':
+            from toxitrace.calibrate import calibrate
+            r = calibrate(args.model, args.data, args.split, args.target, args.size, args.seed, args.data_dir, device=args.device)
+            print(f"threshold {r['threshold']:.6f} for {r['target']} on {args.data}/{args.split} ({r['data']['n']} texts): "
+                  f"precision {r['precision']:.4f}, recall {r['recall']:.4f}, FPR {r['fpr']:.4f} "
+                  f"(at 0.5: {r['at_0_5']['precision']:.4f}, {r['at_0_5']['recall']:.4f}, {r['at_0_5']['fpr']:.4f}); "
+                  f"stored in {Path(args.model)/'threshold.json'}")
         elif args.command == 'data':
             from toxitrace.data import data_status, format_data_status
             rows = data_status(args.data_dir, fetch_missing=args.action == 'fetch')
