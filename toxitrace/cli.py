@@ -8,7 +8,8 @@ Docs: https://toxitrace.github.io/toxitrace/cli.html.md"""
 __all__ = ['DEMO_DEFAULTS', 'build_parser', 'main']
 
 # %% ../nbs/16_cli.ipynb #0689e260
-import argparse, os, sys
+import argparse, sys
+from pathlib import Path
 
 # %% ../nbs/16_cli.ipynb #66801263
 def _add_config_args(p):
@@ -60,17 +61,51 @@ def build_parser(config_fields:bool=False) -> argparse.ArgumentParser:
                     help='CNTP spans on the 482 sentences not in ToxiCN train (default: when --dataset toxicn)')
     ev.add_argument('--seed', type=int, default=0); ev.add_argument('--out', default=None, help='JSON file to write')
     ev.add_argument('--data-dir', default=None)
-    ex = sub.add_parser('extract', help='classify texts and write toxic spans as JSONL',
-                        description='Classify every text of INPUT (.txt one text per line, .csv or .jsonl with a text '
-                                    'column) and write one JSON object per text to OUTPUT: label, probability, and for '
-                                    'texts predicted toxic the spans as character offsets with their text.')
+    ex = sub.add_parser('extract', help='classify texts and write toxic spans as JSONL or Parquet',
+                        description='Classify every text of INPUT (.txt one text per line, .csv, .jsonl or .parquet with a text '
+                                    'column) and write one record per text to OUTPUT (.jsonl or .parquet), in input order: label, '
+                                    'probability, and for texts predicted toxic the spans as character offsets with their text. '
+                                    'Streamed chunk by chunk; rerunning a killed command resumes it. Under torchrun or accelerate '
+                                    'launch every rank scores its shard and rank 0 merges them.')
     ex.add_argument('--model', required=True, help='a classifier folder saved by toxitrace, or any transformers sequence-classification folder or hub name')
-    ex.add_argument('--input', required=True, help='.txt, .csv or .jsonl file')
-    ex.add_argument('--output', required=True, help='.jsonl file to write')
+    ex.add_argument('--input', required=True, help='.txt, .csv, .jsonl or .parquet file')
+    ex.add_argument('--output', required=True, help='.jsonl or .parquet file to write (not the input)')
     ex.add_argument('--batch-size', type=int, default=32)
     ex.add_argument('--text-column', default='text', help='column or key holding the text in .csv/.jsonl (default: text)')
     ex.add_argument('--all-spans', action='store_true', help='spans for every text, not only those predicted toxic')
-    ex.add_argument('--device', default='cuda' if os.environ.get('CUDA_VISIBLE_DEVICES') else 'cpu')
+    ex.add_argument('--device', default='auto', help="auto (default): cuda when torch sees a GPU, else cpu; or cpu, cuda:1, ...")
+    ex.add_argument('--chunk-size', type=int, default=2048, help='texts read, scored and written at a time: bounds memory (default: 2048)')
+    ex.add_argument('--shard', default=None, metavar='K/N', help='score only the K-th of N contiguous slices of the input (0-based); join them with merge')
+    ex.add_argument('--progress', action=argparse.BooleanOptionalAction, default=True, help='progress bar with texts/s and ETA on stderr')
+    mg = sub.add_parser('merge', help='join extract shard outputs in input order',
+                        description='Join the outputs of `extract --shard K/N` (.jsonl or .parquet, in any order) into OUTPUT in input order, '
+                                    'checking that every index appears exactly once.')
+    mg.add_argument('inputs', nargs='+', help='the shard outputs')
+    mg.add_argument('--output', required=True, help='.jsonl or .parquet file to write')
+    sv = sub.add_parser('serve', help='an HTTP JSON API for the detector (POST /v1/detect, GET /healthz, /docs)',
+                        description='Serve the detector in --model with uvicorn: POST /v1/detect {"texts": [...], "spans": true, '
+                                    '"saliency": false, "truncate": false}; concurrent requests are micro-batched. Ctrl-C or SIGTERM '
+                                    'finishes the requests in flight, then stops.')
+    sv.add_argument('--model', required=True, help='a classifier folder (its threshold.json, if any, sets the threshold)')
+    sv.add_argument('--host', default='127.0.0.1'); sv.add_argument('--port', type=int, default=8000)
+    sv.add_argument('--device', default='auto', help='auto (default): cuda when torch sees a GPU, else cpu')
+    sv.add_argument('--max-batch', type=int, default=64, help='texts scored together at most (default: 64)')
+    sv.add_argument('--max-wait-ms', type=float, default=5.0, help='how long a batch waits for more requests (default: 5)')
+    sv.add_argument('--max-texts', type=int, default=64, help='texts per request, else 413 (default: 64)')
+    sv.add_argument('--max-chars', type=int, default=2000, help='characters per text, else 422 unless the request asks to truncate (default: 2000)')
+    sv.add_argument('--max-body-bytes', type=int, default=1 << 20, help='request body size, else 413 (default: 1 MiB)')
+    sv.add_argument('--batch-size', type=int, default=32, help='texts per forward/backward pass inside a batch (default: 32)')
+    cal = sub.add_parser('calibrate', help="choose and store the model's decision threshold for a precision, recall or FPR target",
+                         description='Score the labelled --data/--split with --model, choose the threshold that meets --target '
+                                     '(precision=X: the lowest reaching it; fpr=X: the lowest within it; recall=X: the highest keeping '
+                                     'it) and store it with the curve and the data in the model folder (threshold.json), where '
+                                     'extract and serve use it.')
+    cal.add_argument('--model', required=True, help='a classifier folder')
+    cal.add_argument('--data', default='cold', help='data set (default: cold)'); cal.add_argument('--split', default='dev')
+    cal.add_argument('--target', required=True, help='precision=0.9, recall=0.9 or fpr=0.05')
+    cal.add_argument('--size', type=int, default=0, help='a stratified sample of this many texts (0: all)')
+    cal.add_argument('--seed', type=int, default=0); cal.add_argument('--data-dir', default=None)
+    cal.add_argument('--device', default='auto')
     ex.add_argument('--toxic-label', default=None, help="the model's toxic class, a name or an index (default: found by name; needed for more than two classes)")
     data = sub.add_parser('data', help='list, fetch or verify the data files', description='One row per registered data file: ok, missing or checksum mismatch against its pinned sha256 (fetching missing ones first with fetch).')
     data.add_argument('action', choices=['verify', 'fetch'], help='verify: check what is there; fetch: download what is missing')
@@ -105,8 +140,27 @@ def main(argv=None) -> int:
         elif args.command == 'extract':
             from toxitrace.detector import run_extract
             r = run_extract(args.model, args.input, args.output, args.batch_size, args.text_column, args.device,
-                            all_spans=args.all_spans, toxic_label=args.toxic_label)
-            print(f"{r['n_texts']} texts, {r['n_toxic']} predicted toxic, written to {r['output']} in {r['seconds']:.1f} s")
+                            progress=args.progress, all_spans=args.all_spans, chunk_size=args.chunk_size, shard=args.shard,
+                            toxic_label=args.toxic_label)
+            resumed = f" (resumed after {r['resumed']})" if r['resumed'] else ''
+            print(f"{r['n_texts']} texts{resumed}, {r['n_toxic']} predicted toxic, "
+                  f"written to {r['output']} in {r['seconds']:.1f} s on {r['device']} at threshold {r['threshold']:g}")
+            if r['n_truncated']: print(f"{r['n_truncated']} texts were longer than the model's max_length and only their beginning was read")
+        elif args.command == 'merge':
+            from toxitrace.detector import merge_outputs
+            r = merge_outputs(args.inputs, args.output)
+            print(f"{r['n_texts']} records from {len(r['inputs'])} files, {r['n_toxic']} predicted toxic, written to {r['output']}")
+        elif args.command == 'serve':
+            from toxitrace.serve import run_serve
+            run_serve(args.model, args.host, args.port, args.device, args.max_batch, args.max_wait_ms, args.max_texts,
+                      args.max_chars, args.max_body_bytes, args.batch_size)
+        elif args.command == 'calibrate':
+            from toxitrace.calibrate import calibrate
+            r = calibrate(args.model, args.data, args.split, args.target, args.size, args.seed, args.data_dir, device=args.device)
+            print(f"threshold {r['threshold']:.6f} for {r['target']} on {args.data}/{args.split} ({r['data']['n']} texts): "
+                  f"precision {r['precision']:.4f}, recall {r['recall']:.4f}, FPR {r['fpr']:.4f} "
+                  f"(at 0.5: {r['at_0_5']['precision']:.4f}, {r['at_0_5']['recall']:.4f}, {r['at_0_5']['fpr']:.4f}); "
+                  f"stored in {Path(args.model)/'threshold.json'}")
         elif args.command == 'push':
             from toxitrace.hf import push_to_hub
             print(f'Pushed {args.model_dir} to {args.repo_id}: {push_to_hub(args.model_dir, args.repo_id, args.private)}')
