@@ -32,7 +32,7 @@ class JsonlCache:
         self.path = None if path is None else Path(path)
         self.records, self.batches = {}, {}
         self._cut, self._newline = None, False   # offset of a cut-off last line; whether the file lacks a final newline
-        if self.path is not None and self.path.exists(): self._load()
+        if self.path is not None and self.path.is_file(): self._load()
 
     def _load(self):
         data, pos, bad = self.path.read_bytes(), 0, []
