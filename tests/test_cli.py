@@ -34,3 +34,117 @@ def test_experiment_dry_run_lists_the_grid():
     r = run('experiment', str(root/'experiments'/'small-cold.json'), '--dry-run')
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0].startswith('Experiment small-cold: 15 runs'), r.stdout
+
+
+# ---- issue 15: nothing silently wrong (each case reproduced where it was seen: at the command line) ----
+import json, os, shutil
+import pytest
+
+from toxitrace.data import FILES, shared_data_dir
+
+SHARED = shared_data_dir(Path(__file__).parent)
+
+
+def run_env(*args, **env):
+    "The console script with environment overrides (None unsets)."
+    e = {k: v for k, v in os.environ.items() if k not in env or env[k] is not None}
+    e.update({k: v for k, v in env.items() if v is not None})
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=300, env=e)
+
+
+def one_error(r, cmd):
+    "Exit 2, exactly one `toxitrace CMD: error:` line, no traceback."
+    assert r.returncode == 2, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+    lines = [l for l in r.stderr.splitlines() if l.startswith(f'toxitrace {cmd}: ')]
+    assert len(lines) == 1 and lines[0].startswith(f'toxitrace {cmd}: error: ') and 'Traceback' not in r.stderr, r.stderr
+    return lines[0]
+
+
+def tiny_model(folder, texts=('你真是个蠢货', '今天天气不错')):
+    from toxitrace.model import ToxicityClassifier, save_classifier
+    from toxitrace.test_utils import tiny_char_bert
+    enc, tok = tiny_char_bert(list(texts))
+    return save_classifier(folder, ToxicityClassifier(enc), tok, max_length=32)
+
+
+def test_config_values_are_checked_before_any_work(tmp_path):
+    (tmp_path/'c.json').write_text(json.dumps(dict(no_arcl='false', joint_epochs=-1, train_size='many', seed=1.5)))
+    line = one_error(run('train', '--config', str(tmp_path/'c.json'), '--out', str(tmp_path/'run')), 'train')
+    for part in ("no_arcl='false' (--no-arcl) must be true or false", 'joint_epochs=-1 (--joint-epochs) must be an integer ≥ 1',
+                 "train_size='many' (--train-size) must be an integer", 'seed=1.5 (--seed) must be an integer'):
+        assert part in line, (part, line)
+    assert not (tmp_path/'run').exists()
+    assert 'joint_epochs=-1' in one_error(run('train', '--joint-epochs', '-1', '--out', str(tmp_path/'run')), 'train')
+    assert "refiner='gpt' (--refiner)" in one_error(run('train', '--refiner', 'gpt', '--out', str(tmp_path/'run')), 'train')
+    assert not (tmp_path/'run').exists()      # (a config that is a list, a malformed experiment JSON: 16_cli, in-process)
+
+
+@pytest.mark.skipif(SHARED is None, reason='needs the shared data')
+def test_missing_claude_key_fails_before_the_warmup(tmp_path):
+    r = run_env('train', '--refiner', 'claude', '--no-arcl', '--data-dir', str(SHARED), '--out', str(tmp_path/'run'),
+                ANTHROPIC_API_KEY=None, ANTHROPIC_AUTH_TOKEN=None)
+    line = one_error(r, 'train')
+    assert 'No Claude credentials' in line and '--refiner lexicon' in line and 'client=' not in line, line
+    assert not (tmp_path/'run'/'warmup').exists()
+
+
+@pytest.mark.skipif(SHARED is None, reason='needs the shared data')
+def test_evaluate_refuses_altered_data_and_records_hashes(tmp_path):
+    data = tmp_path/'data'
+    for rel in ('cold/test.csv', 'cntp/toxic_base.json'):
+        (data/rel).parent.mkdir(parents=True, exist_ok=True); shutil.copy(SHARED/rel, data/rel)
+    tiny_model(tmp_path/'clf')
+    args = ('evaluate', '--model', str(tmp_path/'clf'), '--data-dir', str(data), '--test-size', '20', '--span-eval-size', '10')
+    r = run(*args, '--out', str(tmp_path/'ev.json'))
+    assert r.returncode == 0, r.stderr[-3000:]
+    rec = json.loads((tmp_path/'ev.json').read_text(encoding='utf-8'))['data']
+    assert rec['dir'] == str(data.resolve()) and rec['all_pinned']
+    assert rec['files']['cold/test.csv'] == dict(sha256=FILES['cold/test.csv'].sha256, pinned=True)
+    lines = (data/'cold'/'test.csv').read_text(encoding='utf-8-sig').split('\n')          # flip one label
+    head = lines[1].split(',')
+    head[3] = '1' if head[3] == '0' else '0'
+    (data/'cold'/'test.csv').write_text('\n'.join([lines[0], ','.join(head), *lines[2:]]), encoding='utf-8')
+    line = one_error(run(*args, '--out', str(tmp_path/'ev2.json')), 'evaluate')
+    assert 'cold/test.csv: sha256 is' in line and FILES['cold/test.csv'].sha256 in line and not (tmp_path/'ev2.json').exists(), line
+    r = run_env(*args, '--out', str(tmp_path/'ev2.json'), TOXITRACE_VERIFY='warn')
+    assert r.returncode == 0 and 'DataWarning' in r.stderr, r.stderr[-3000:]
+    rec = json.loads((tmp_path/'ev2.json').read_text(encoding='utf-8'))['data']
+    assert rec['files']['cold/test.csv']['pinned'] is False and not rec['all_pinned']
+    (tmp_path/'afile').write_text('')
+    line = one_error(run_env(*args, '--out', str(tmp_path/'afile'/'ev.json'), TOXITRACE_VERIFY='off'), 'evaluate')
+    assert f"cannot write {tmp_path/'afile'/'ev.json'}" in line, line
+
+
+def _toy_data(d, train_texts):
+    "A toy data folder in the registered layout (not the pinned files: used with TOXITRACE_VERIFY=off)."
+    (d/'cold').mkdir(parents=True); (d/'cntp').mkdir(); (d/'toxicn'/'lexicon').mkdir(parents=True); (d/'state_toxicn').mkdir()
+    csv = lambda texts: ',split,topic,label,TEXT\n' + ''.join(f'{i},x,race,{1 - i % 2},"{t}"\n' for i, t in enumerate(texts))
+    (d/'cold'/'train.csv').write_text(csv(train_texts), encoding='utf-8')
+    for s in ('dev', 'test'): (d/'cold'/f'{s}.csv').write_text(csv(['你真是个蠢货', '今天天气不错'] * 3), encoding='utf-8')
+    (d/'cntp'/'toxic_base.json').write_text(json.dumps([dict(sentence_id=0, original_text='你真是个蠢货', is_toxic=True,
+                                                                toxic_entity=['蠢货'])], ensure_ascii=False), encoding='utf-8')
+    (d/'state_toxicn'/'lexicon.json').write_text(json.dumps(dict(terms=[dict(term='蠢货', category='general', definition='骂人')]),
+                                                            ensure_ascii=False), encoding='utf-8')
+    for c in ('LGBT', 'general', 'racism', 'region', 'sexism'): (d/'toxicn'/'lexicon'/f'{c}.json').write_text('{"老家": [1]}')
+
+
+def test_train_with_unicode_line_separators_runs_and_reruns(tmp_path):
+    "A training text holding U+2028 etc. went through save_annotations raw and broke the run (and every rerun) at load_annotations."
+    from toxitrace.test_utils import tiny_char_bert
+    odd = ['\u2028', '\u2029', '\x85', '\x0b', '\x0c', '\x1c', '\x1d', '\x1e']
+    texts = [f'你{c}真是个蠢货' if i % 2 == 0 else f'今天{c}天气不错' for i, c in enumerate(odd * 2)]
+    _toy_data(tmp_path/'data', texts)
+    enc, tok = tiny_char_bert(texts + ['这段话针对特定群体'])
+    enc.save_pretrained(tmp_path/'enc'); tok.save_pretrained(tmp_path/'enc')
+    args = ('train', '--data-dir', str(tmp_path/'data'), '--out', str(tmp_path/'run'), '--refiner', 'lexicon', '--reasoner', 'template',
+            '--train-size', '0', '--valid-size', '0', '--warmup-epochs', '1', '--joint-epochs', '1', '--bs', '8', '--max-length', '16',
+            '--reason-max-length', '16', '--no-evaluate')
+    kw = dict(TOXITRACE_VERIFY='off', TOXITRACE_SMALL_ENCODER=str(tmp_path/'enc'))
+    r = run_env(*args, **kw)                     # before: "Unterminated string" at load_annotations, in this run and every rerun
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [json.loads(l) for l in (tmp_path/'run'/'cues_refined.jsonl').read_text(encoding='utf-8').split('\n') if l]
+    assert sorted(x['text'] for x in rows) == sorted(texts)                # every text, U+2028 and all, read back
+    assert not (tmp_path/'run'/'joint_checkpoint.pth').exists()           # removed once the joint stage finished
+    meta = json.loads((tmp_path/'run'/'joint'/'toxitrace.json').read_text(encoding='utf-8'))
+    assert meta['metadata']['data']['dir'] == str((tmp_path/'data').resolve())
+    assert set(meta['metadata']['data']['files']) >= {'cold/train.csv', 'cold/dev.csv'}

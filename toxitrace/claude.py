@@ -16,6 +16,8 @@ from pathlib import Path
 from fastcore.basics import patch, store_attr
 from tqdm import tqdm
 
+from .runs import check_writable
+
 # %% auto #0
 __all__ = ['DEFAULT_CLAUDE_MODEL', 'RefinerError', 'CacheWarning', 'JsonlCache', 'RefineStats', 'claude_model', 'request_key',
            'ClaudeError', 'api_error_text', 'Claude']
@@ -30,7 +32,7 @@ class JsonlCache:
         self.path = None if path is None else Path(path)
         self.records, self.batches = {}, {}
         self._cut, self._newline = None, False   # offset of a cut-off last line; whether the file lacks a final newline
-        if self.path is not None and self.path.exists(): self._load()
+        if self.path is not None and self.path.is_file(): self._load()
 
     def _load(self):
         data, pos, bad = self.path.read_bytes(), 0, []
@@ -190,9 +192,12 @@ def _postfix(self:Claude, bar):
 @patch
 def ask(self:Claude, requests:dict, prompt:str='', batch:bool=False) -> dict:
     "key -> Messages API parameters: key -> cache record (`reply`, `stop_reason`, tokens), from the cache or asked now."
-    self.stats, out = RefineStats(texts=len(requests)), {}
+    self.stats, out, broken = RefineStats(texts=len(requests)), {}, 0
     for k in requests:
-        if (rec := self.cache.get(k)) is not None: out[k] = rec; self.stats.cache_hits += 1
+        if (rec := self.cache.get(k)) is None: continue
+        if isinstance(rec.get('reply'), str): out[k] = rec; self.stats.cache_hits += 1
+        else: broken += 1
+    if broken: warnings.warn(f'{self.cache.path or "the cache"}: {broken} cached record(s) without a `reply` text; asked again', CacheWarning, stacklevel=3)
     todo = {k: p for k, p in requests.items() if k not in out}
     if todo: (self._via_batches if batch else self._via_messages)(todo, out, prompt)
     return out
@@ -233,6 +238,16 @@ def _raise(self:Claude, fatal, failed:list, n:int):
         kinds = Counter(api_error_text(e) for e in failed).most_common(3)
         raise ClaudeError(self.redact(f'{len(failed)} of {n} requests failed after {self.client.max_retries} retries '
                                       f'({"; ".join(f"{k} x{c}" for k, c in kinds)}); {where}: run again to retry them.'))
+
+# %% ../nbs/03_claude.ipynb #e7a1c001
+@patch
+def check(self:Claude) -> Claude:
+    "Fail now, with one line, if there are no credentials (`sdk`) or the cache file cannot be written (`check_writable`); `self` otherwise."
+    self.sdk()
+    if self.cache.path is not None:
+        try: check_writable(self.cache.path)
+        except OSError as e: raise ClaudeError(f'{e}: the Claude cache must be writable, or paid answers would be lost') from None
+    return self
 
 # %% ../nbs/03_claude.ipynb #a3100aed
 @patch

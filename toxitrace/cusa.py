@@ -17,7 +17,7 @@ from fastcore.basics import patch, store_attr
 from tqdm import tqdm
 
 from .spans import find_all, fold_ascii, is_ascii_alnum, merge_close, merge_spans, trim_span
-from .runs import atomic_path
+from .runs import atomic_path, read_jsonl
 from .data import load_dataset, load_lexicon, resolve_data_dir, stratified_sample
 from .claude import Claude, JsonlCache, RefineStats, request_key
 from .detector import Detector
@@ -326,10 +326,9 @@ def save_annotations(df: pd.DataFrame, path) -> Path:
     return path
 
 def load_annotations(path) -> pd.DataFrame:
-    "Read a file written by `save_annotations`, spans as lists of (start, stop) tuples."
+    "Read a file written by `save_annotations`, spans as lists of (start, stop) tuples (JSONL split on \\n only: `read_jsonl`)."
     path = Path(path)
-    if path.suffix == '.parquet': df = pd.read_parquet(path)
-    else: df = pd.DataFrame([json.loads(l) for l in path.read_text(encoding='utf-8').splitlines() if l.strip()])
+    df = pd.read_parquet(path) if path.suffix == '.parquet' else pd.DataFrame(read_jsonl(path))
     for col in ('cue_spans', 'spans'): df[col] = [[tuple(int(v) for v in s) for s in x] for x in df[col]]
     return df
 

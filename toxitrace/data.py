@@ -18,12 +18,12 @@ from .runs import atomic_path
 from .spans import entity_spans, find_all
 
 # %% auto #0
-__all__ = ['SOURCES', 'FILES', 'COLD_FINE_LABELS', 'STATE_GROUP_FIXES', 'SPLITS', 'TOXICN_LEXICON_FILES', 'TRAIN_DATASETS',
-           'find_shared', 'shared_data_dir', 'resolve_data_dir', 'Source', 'raw_url', 'DataFile', 'sha256sum',
-           'DownloadError', 'ChecksumError', 'fetch', 'load_cold', 'load_toxicn', 'SpanWarning', 'load_cntp',
-           'load_state', 'load_dataset', 'load_lexicon', 'cntp_leakage', 'cntp_leakage_free_ids', 'load_all',
-           'label_balance', 'stratified_sample', 'train_valid_split', 'span_eval_frame', 'data_status',
-           'format_data_status']
+__all__ = ['SOURCES', 'FILES', 'VERIFY_MODES', 'COLD_FINE_LABELS', 'STATE_GROUP_FIXES', 'SPLITS', 'TOXICN_LEXICON_FILES',
+           'TRAIN_DATASETS', 'find_shared', 'shared_data_dir', 'resolve_data_dir', 'Source', 'raw_url', 'DataFile',
+           'sha256sum', 'DataWarning', 'verify_mode', 'file_sha256', 'data_record', 'DownloadError', 'ChecksumError',
+           'fetch', 'load_cold', 'load_toxicn', 'SpanWarning', 'load_cntp', 'load_state', 'load_dataset',
+           'load_lexicon', 'cntp_leakage', 'cntp_leakage_free_ids', 'load_all', 'label_balance', 'stratified_sample',
+           'train_valid_split', 'span_eval_frame', 'data_status', 'format_data_status']
 
 # %% ../nbs/02_data.ipynb #9db72383
 def find_shared(relpath: str, start: str | Path | None = None) -> Path | None:
@@ -113,6 +113,33 @@ def sha256sum(path: str | Path, chunk: int = 1 << 20) -> str:
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
 
+# %% ../nbs/02_data.ipynb #d4e5f002
+VERIFY_MODES = ('strict', 'warn', 'off')
+
+class DataWarning(UserWarning):
+    "A data file differs from its pinned sha256 and was loaded anyway (TOXITRACE_VERIFY=warn)."
+
+def verify_mode() -> str:
+    "What loaders do with a file whose sha256 is not the pinned one: env `TOXITRACE_VERIFY`, 'strict' (default: raise), 'warn' or 'off'."
+    mode = os.environ.get('TOXITRACE_VERIFY') or 'strict'
+    if mode not in VERIFY_MODES: raise ValueError(f'TOXITRACE_VERIFY={mode!r} must be one of {", ".join(VERIFY_MODES)}')
+    return mode
+
+_HASHES: dict = {}
+
+def file_sha256(path: str | Path) -> str:
+    "`sha256sum` of `path`, computed once per (resolved path, size, modification time) in this process."
+    p = Path(path).resolve(); st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES: _HASHES[key] = sha256sum(p)
+    return _HASHES[key]
+
+def data_record(data_dir: str | Path | None = None) -> dict:
+    "What to record of the data a result was computed from: the data folder and, per registered file in it, its sha256 and whether that is the pinned one."
+    root = resolve_data_dir(data_dir)
+    files = {rel: dict(sha256=(h := file_sha256(root/rel)), pinned=h == f.sha256) for rel, f in FILES.items() if (root/rel).is_file()}
+    return dict(dir=str(root.resolve()), files=files, all_pinned=all(v['pinned'] for v in files.values()))
+
 # %% ../nbs/02_data.ipynb #de7b78f3
 class DownloadError(OSError):
     "A data file could not be obtained: no network, an HTTP error, an interrupted transfer or a wrong checksum."
@@ -121,7 +148,7 @@ class ChecksumError(DownloadError):
     "A data file's sha256 differs from the pinned one."
 
 _OFFLINE_HINT = ('Without network, copy the data files into a folder with the same layout (here: {relpath}) and '
-                 'point TOXITRACE_DATA at it (export TOXITRACE_DATA=/path/to/data), or pass data_dir=.')
+                 'point TOXITRACE_DATA at it (export TOXITRACE_DATA=/path/to/data), or give the folder with --data-dir (data_dir= in Python).')
 
 def _download(url: str, f, relpath: str, progress: bool, timeout: float) -> str:
     "Stream `url` into the open binary file `f` with a progress bar; the sha256 of the bytes, or DownloadError."
@@ -142,16 +169,21 @@ def _download(url: str, f, relpath: str, progress: bool, timeout: float) -> str:
 
 # %% ../nbs/02_data.ipynb #85ad2d81
 def fetch(relpath: str, data_dir: str | Path | None = None, url: str | None = None, sha256: str | None = None,
-          verify: bool = False, progress: bool = True, timeout: float = 60.0) -> Path:
-    "Local path of data file `relpath`, downloading it (atomically, sha256-checked) into the data dir when missing."
+          verify: bool | None = None, progress: bool = True, timeout: float = 60.0) -> Path:
+    "Local path of data file `relpath`, checked against its pinned sha256 (`verify`: None follows `verify_mode()`, True always raises, False skips the check) or downloaded (atomically, sha256-checked) into the data dir when missing."
     entry = FILES.get(relpath)
     if entry is None and (url is None or sha256 is None):
         raise KeyError(f'{relpath!r} is not a registered data file (known: {", ".join(FILES)}); pass url= and sha256= to fetch another')
     url, sha256 = url or entry.url, sha256 or entry.sha256
     dest = resolve_data_dir(data_dir)/relpath
     if dest.exists():
-        if verify and (got := sha256sum(dest)) != sha256:
-            raise ChecksumError(f'{dest}: sha256 is {got}, expected {sha256}; the file was left in place: replace it, or delete it to download it again')
+        mode = verify_mode() if verify is None else 'strict' if verify else 'off'
+        if mode != 'off' and (got := file_sha256(dest)) != sha256:
+            msg = f'{dest}: sha256 is {got}, expected {sha256} (the pinned file)'
+            if mode == 'strict':
+                raise ChecksumError(f'{msg}; the file was left in place: restore it (delete it and run `toxitrace data fetch`), '
+                                    'or set TOXITRACE_VERIFY=warn to use it anyway')
+            warnings.warn(f'{msg}: used anyway (TOXITRACE_VERIFY=warn); results on it are not on the published data', DataWarning, stacklevel=3)
         return dest
     with atomic_path(dest) as tmp:
         with open(tmp, 'wb') as f: got = _download(url, f, relpath, progress, timeout)
@@ -415,7 +447,7 @@ def data_status(data_dir=None, fetch_missing:bool=False) -> list[dict]:
     for rel, entry in FILES.items():
         path = root/rel
         if not path.exists() and fetch_missing: fetch(rel, root)
-        state = 'missing' if not path.exists() else 'ok' if sha256sum(path) == entry.sha256 else 'checksum mismatch'
+        state = 'missing' if not path.exists() else 'ok' if file_sha256(path) == entry.sha256 else 'checksum mismatch'
         rows.append(dict(file=rel, dataset=entry.source, licence=entry.licence, state=state, path=str(path)))
     return rows
 

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from .runs import run_record, write_json_atomic
-from .data import TRAIN_DATASETS
+from .data import TRAIN_DATASETS, data_record
 from .evaluation import PAPER_TABLE1, T1_COLS
-from .pipeline import ToxiTraceConfig, train_toxitrace
+from .pipeline import ToxiTraceConfig, config_errors, train_toxitrace
 
 # %% ../nbs/15_experiment.ipynb #6827265f
 VARIANTS = dict(ce_only=dict(no_gcloss=True, no_arcl=True), toxitrace={}, no_cusa=dict(no_cusa=True),
@@ -45,14 +45,20 @@ class ExperimentConfig:
         if bad := sorted(set(self.base) & (owned | ({'warmup_epochs'} if self.warmup_epochs else set()))):
             raise ValueError(f"base may not set {bad}: the experiment sets them per run")
         if bad := sorted(set(self.base) - {f.name for f in fields(ToxiTraceConfig)}): raise ValueError(f"unknown base fields {bad}")
+        if bad := config_errors(self.base) + [e for s in self.seeds for e in config_errors(dict(seed=s))] + \
+                  [e for w in self.warmup_epochs or [] for e in config_errors(dict(warmup_epochs=w))]:
+            raise ValueError('bad experiment config: ' + '; '.join(bad))
         if not (self.datasets and self.seeds and self.variants): raise ValueError('an experiment needs at least one data set, seed and variant')
         if self.results is None: self.results = str(Path(self.out)/self.name/'results.json')
 
 def load_experiment(path) -> ExperimentConfig:
-    "An `ExperimentConfig` from a JSON file; unknown keys are an error naming them."
-    d = json.loads(Path(path).read_text(encoding='utf-8'))
+    "An `ExperimentConfig` from a JSON file; malformed JSON, unknown keys and bad values are errors naming the file."
+    try: d = json.loads(Path(path).read_text(encoding='utf-8'))
+    except json.JSONDecodeError as e: raise ValueError(f'{path}: not JSON ({e})') from None
+    if not isinstance(d, dict): raise ValueError(f'{path}: expected a JSON object (an experiment), got a {type(d).__name__}')
     if bad := sorted(set(d) - {f.name for f in fields(ExperimentConfig)}): raise ValueError(f"{path}: unknown keys {bad}")
-    return ExperimentConfig(**d)
+    try: return ExperimentConfig(**d)
+    except (TypeError, ValueError) as e: raise ValueError(f'{path}: {e}') from None
 
 # %% ../nbs/15_experiment.ipynb #33c058eb
 def experiment_runs(cfg:ExperimentConfig) -> list[dict]:
@@ -83,7 +89,8 @@ def score_rows(run:dict, scores:dict) -> list[dict]:
 def run_experiment(cfg:ExperimentConfig, progress:bool=True, **train_kwargs) -> dict:
     "Train every run of `cfg` (resuming finished ones from their folders), writing the results JSON after each; the results."
     runs, t0 = experiment_runs(cfg), time.time()
-    res = dict(run_record(**asdict(cfg)), experiment=cfg.name, runs=[], rows=[])
+    data = data_record(cfg.base.get('data_dir')) if train_kwargs.get('data') is None else None   # given frames: each run's metrics.json fingerprints them
+    res = dict(run_record(data=data, **asdict(cfg)), experiment=cfg.name, runs=[], rows=[])
     for i, r in enumerate(runs):
         print(f"[{i + 1}/{len(runs)}] {r['run']['dataset']} seed {r['run']['seed']} {r['run']['variant']}"
               f"{'' if r['run']['warmup_epochs'] is None else ', warm-up ' + str(r['run']['warmup_epochs'])} -> {r['config']['out']}", flush=True)

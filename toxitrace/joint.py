@@ -216,19 +216,23 @@ def atomic_torch_save(obj, path) -> Path:
     return path
 
 class EpochCheckpoint(Callback):
-    "At the end of every epoch, saves model, optimizer state, epochs done and recorder rows to `path` (rank 0, atomically)."
+    "At the end of every epoch, saves model, optimizer state, epochs done, recorder rows and the smoothed-loss state to `path` (rank 0, atomically); `smooth` (a checkpoint's) continues that state."
     order = Recorder.order + 1
-    def __init__(self, path, offset:int=0, history=(), key:str=None):
-        self.path, self.offset, self.history, self.key = Path(path), offset, list(history), key
+    def __init__(self, path, offset:int=0, history=(), key:str=None, smooth:dict=None):
+        self.path, self.offset, self.history, self.key, self.smooth = Path(path), offset, list(history), key, smooth
+
+    def before_fit(self):
+        if self.smooth: self.recorder.smooth_loss.count, self.recorder.smooth_loss.val = self.smooth['count'], self.smooth['val'].clone()
 
     def after_epoch(self):
         self.history.append(dict(zip(self.recorder.metric_names[1:-1], map(float, self.recorder.values[-1]))))
         if rank_distrib(): return
-        atomic_torch_save(dict(epoch=self.offset + self.epoch + 1, model=unwrap(self.model).state_dict(),
-                               opt=self.opt.state_dict(), history=self.history, key=self.key), self.path)
+        sl = self.recorder.smooth_loss
+        atomic_torch_save(dict(epoch=self.offset + self.epoch + 1, model=unwrap(self.model).state_dict(), opt=self.opt.state_dict(),
+                               history=self.history, key=self.key, smooth=dict(count=sl.count, val=sl.val.detach().clone())), self.path)
 
 def load_checkpoint(path, learn:Learner, key:str=None) -> dict|None:
-    "Load an `EpochCheckpoint` file into `learn` (model and optimizer): its dict (epoch, history, key), or None when there is none for `key`."
+    "Load an `EpochCheckpoint` file into `learn` (model and optimizer): its dict (epoch, history, key, smooth), or None when there is none for `key`."
     path = Path(path)
     if not path.exists(): return None
     ck = torch.load(path, map_location='cpu', weights_only=False)
@@ -236,7 +240,7 @@ def load_checkpoint(path, learn:Learner, key:str=None) -> dict|None:
     unwrap(learn.model).load_state_dict(ck['model'])
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(ck['opt'])
-    return dict(epoch=ck['epoch'], history=ck['history'], key=ck.get('key'))
+    return dict(epoch=ck['epoch'], history=ck['history'], key=ck.get('key'), smooth=ck.get('smooth'))
 
 # %% ../nbs/11_joint.ipynb #b2a5fe9b
 def distributed_trainer(**kwargs):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .spans import fold_ascii, is_ascii_alnum
-from .runs import atomic_path
+from .runs import atomic_path, read_jsonl
 from .data import load_lexicon
 from .claude import Claude, request_key
 from .cusa import prompt_version
@@ -158,8 +158,8 @@ def save_reasonings(df: pd.DataFrame, path) -> Path:
     return path
 
 def load_reasonings(path) -> pd.DataFrame:
-    "Read a file written by `save_reasonings`."
-    return pd.read_json(path, orient='records', lines=True, dtype=False)
+    "Read a file written by `save_reasonings` (split on \\n only, a bad line named: `read_jsonl`)."
+    return pd.DataFrame(read_jsonl(path))
 
 # %% ../nbs/10b_reasoning.ipynb #f45f5cd3
 def reasoning_card(df: pd.DataFrame, source: str, note: str = '') -> str:
