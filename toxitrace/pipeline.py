@@ -32,10 +32,10 @@ from .evaluation import evaluate_classifier, run_tables
 def joint_preset(name:str) -> dict:
     "A model `preset` plus the data sizes (0: all) and epochs of a full ToxiTrace run: 'small' (2 CPU cores) or 'paper' (CUDA)."
     extra = dict(small=dict(train_size=1000, valid_size=200, test_size=1000, span_eval_size=300, warmup_epochs=2,
-                            joint_epochs=2, joint_enc_lr=5e-5, joint_head_lr=1e-4, max_length=64, reason_max_length=64,
+                            joint_epochs=2, joint_enc_lr=5e-5, joint_head_lr=1e-4, max_length=64, reason_max_length=64, gcloss_form='paper',
                             num_threads=1),
                  paper=dict(train_size=0, valid_size=0, test_size=0, span_eval_size=0, joint_epochs=3, joint_enc_lr=1e-5,
-                            joint_head_lr=2e-5, reason_max_length=128))
+                            joint_head_lr=2e-5, reason_max_length=128, gcloss_form='paper'))
     if name not in extra: raise ValueError(f"unknown preset {name!r}; choose one of {sorted(extra)}")
     return dict(preset(name), **extra[name])
 
@@ -51,6 +51,7 @@ class ToxiTraceConfig:
     valid_size: int = None        # COLD dev; for ToxiCN held out from train.json (0: 10% of it)
     test_size: int = None         # test texts (evaluation)
     span_eval_size: int = None    # CNTP toxic sentences with gold spans (evaluation); leakage-free ones for ToxiCN
+    span_eval_part: str = 'all'   # all | dev (the fixed 500-sentence CNTP dev slice) | test (the other 2,033)
     evaluate: bool = True
     eval_warmup: bool = True      # evaluate the warm-up classifier too (a shared warm-up needs it once)
     warmup_epochs: int = None
@@ -61,6 +62,7 @@ class ToxiTraceConfig:
     no_cusa: bool = False
     no_arcl: bool = False
     no_gcloss: bool = False
+    gcloss_form: str = None       # paper (Eq. 2) | detached (same g, no gradient through 1 - P) | margin (∂(z_y - z_ȳ)/∂e)
     joint_epochs: int = None
     lambda_grad: float = 0.8
     lambda_sem: float = 0.5
@@ -98,7 +100,7 @@ def run_data(cfg:dict) -> dict:
     out = dict(train=stratified_sample(train, cfg['train_size'], cfg['seed']), valid=valid)
     if cfg['evaluate']:
         out['test'] = stratified_sample(load_dataset(cfg['dataset'], 'test', d), cfg['test_size'], cfg['seed'])
-        out['cntp'] = span_eval_frame(d, cfg['span_eval_size'], cfg['seed'], leakage_free=cfg['dataset'] == 'toxicn')
+        out['cntp'] = span_eval_frame(d, cfg['span_eval_size'], cfg['seed'], leakage_free=cfg['dataset'] == 'toxicn', part=cfg['span_eval_part'])
     return out
 
 # %% ../nbs/14_pipeline.ipynb #92d4f558
@@ -200,7 +202,7 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
     key = self.keys['joint'] = fingerprint('joint', [self.keys['warmup'], self.keys['cusa'], self.keys.get('reasoning')],
                       *(cfg[k] for k in ('no_cusa', 'no_arcl', 'no_gcloss', 'joint_epochs', 'lambda_grad',
                       'lambda_sem', 'joint_enc_lr', 'joint_head_lr', 'margin', 'alpha', 'cap', 'quantile', 'temperature', 'bs',
-                      'max_length', 'reason_max_length', 'seed')))
+                      'max_length', 'reason_max_length', 'seed', 'gcloss_form')))
     folder, ckpt = out/'joint', out/'joint_checkpoint.pth'
     if state.done('joint', key, folder/'toxitrace.json'):
         model, tok, _ = load_classifier(folder)
@@ -215,7 +217,8 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
     dls = joint_dataloaders(train, self.frames['valid'], tok, cfg['max_length'], cfg['bs'], cfg['reason_max_length'])
     learn = add_toxitrace(warmup_learner(dls, model.train(), path=out), cfg['lambda_grad'], cfg['lambda_sem'],
                           gcloss=not cfg['no_gcloss'], arcl=not cfg['no_arcl'], margin=cfg['margin'], q=cfg['quantile'],
-                          alpha=cfg['alpha'], cap=cfg['cap'], temperature=cfg['temperature'])
+                          alpha=cfg['alpha'], cap=cfg['cap'], temperature=cfg['temperature'],
+                          gcloss_form=cfg['gcloss_form'])
     ck = load_checkpoint(ckpt, learn, key) or dict(epoch=0, history=[])
     if ck['epoch']: print(f"Resuming joint training after epoch {ck['epoch']} of {cfg['joint_epochs']} ({ckpt}).")
     saver = EpochCheckpoint(ckpt, ck['epoch'], ck['history'], key)
