@@ -56,7 +56,7 @@ class ToxiTraceConfig:
     eval_warmup: bool = True      # evaluate the warm-up classifier too (a shared warm-up needs it once)
     warmup_epochs: int = None
     warmup_dir: str = None        # an existing warm-up classifier folder instead of stage 1
-    refiner: str = 'auto'         # auto | lexicon | claude
+    refiner: str = 'auto'         # auto | lexicon | state | claude
     reasoner: str = 'auto'        # auto | template | claude
     cue_method: str = 'bicse'
     no_cusa: bool = False
@@ -170,7 +170,8 @@ def cusa(self:ToxiTraceRun, model, tok, refiner=None) -> pd.DataFrame:
                            cue_cache=out/'cues_cache.jsonl', progress=self.progress)
             save_annotations(ann, path)
             note = ('Ablation no_cusa: the spans are the BiCSE cues themselves.' if refiner.name == 'cues' else
-                    'Refiner `lexicon`: the offline stand-in for the LLM, much weaker than it.' if refiner.name == 'lexicon' else '')
+                    'Refiner `lexicon`: the offline stand-in for the LLM, much weaker than it.' if refiner.name == 'lexicon' else
+                    'Refiner `state`: the lexicons plus span strings mined from STATE ToxiCN (its 1,687 posts that are CNTP sentences dropped), matches first.' if refiner.name == 'state' else '')
             write_annotation_card(ann, out/'cues_refined.md', f'the {len(train):,} training texts of run {out.name}', str(out/'warmup'), note)
             return dict(seconds=round(time.time() - t0, 1), refiner=refiner.name, refiner_version=refiner.version,
                         **{k: v for k, v in ann.attrs['cusa'].items() if k != 'stats'})
