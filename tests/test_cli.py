@@ -25,7 +25,7 @@ def test_bad_preset_is_one_line_error(tmp_path):
     assert "unknown preset 'huge'" in r.stderr and 'Traceback' not in r.stderr
 
 def test_every_subcommand_has_help():
-    for cmd in ('train', 'experiment', 'annotate', 'evaluate', 'extract', 'data'):
+    for cmd in ('train', 'experiment', 'annotate', 'evaluate', 'extract', 'data', 'push', 'convert'):
         r = run(cmd, '--help')
         assert r.returncode == 0 and 'usage: toxitrace ' + cmd in r.stdout, (cmd, r.stderr)
 

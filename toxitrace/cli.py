@@ -64,16 +64,24 @@ def build_parser(config_fields:bool=False) -> argparse.ArgumentParser:
                         description='Classify every text of INPUT (.txt one text per line, .csv or .jsonl with a text '
                                     'column) and write one JSON object per text to OUTPUT: label, probability, and for '
                                     'texts predicted toxic the spans as character offsets with their text.')
-    ex.add_argument('--model', required=True, help='a classifier folder (saved by toxitrace)')
+    ex.add_argument('--model', required=True, help='a classifier folder saved by toxitrace, or any transformers sequence-classification folder or hub name')
     ex.add_argument('--input', required=True, help='.txt, .csv or .jsonl file')
     ex.add_argument('--output', required=True, help='.jsonl file to write')
     ex.add_argument('--batch-size', type=int, default=32)
     ex.add_argument('--text-column', default='text', help='column or key holding the text in .csv/.jsonl (default: text)')
     ex.add_argument('--all-spans', action='store_true', help='spans for every text, not only those predicted toxic')
     ex.add_argument('--device', default='cuda' if os.environ.get('CUDA_VISIBLE_DEVICES') else 'cpu')
+    ex.add_argument('--toxic-label', default=None, help="the model's toxic class, a name or an index (default: found by name; needed for more than two classes)")
     data = sub.add_parser('data', help='list, fetch or verify the data files', description='One row per registered data file: ok, missing or checksum mismatch against its pinned sha256 (fetching missing ones first with fetch).')
     data.add_argument('action', choices=['verify', 'fetch'], help='verify: check what is there; fetch: download what is missing')
     data.add_argument('--data-dir', default=None)
+    push = sub.add_parser('push', help='upload a classifier folder with its model card to the Hugging Face hub',
+                          description='Upload MODEL_DIR (its model card refreshed) to the hub model repository REPO_ID, created if needed; the token comes from HF_TOKEN in the environment only.')
+    push.add_argument('model_dir', help='a classifier folder'); push.add_argument('repo_id', help='owner/name on the hub')
+    push.add_argument('--private', action='store_true', help='create the repository private')
+    conv = sub.add_parser('convert', help='rewrite a classifier folder of the first format as a standard Hugging Face folder',
+                          description='Rewrite MODEL_DIR, written by toxitrace before the Hugging Face format (head.safetensors beside the encoder), in the current format: in place, or into --out.')
+    conv.add_argument('model_dir', help='a first-format classifier folder'); conv.add_argument('--out', default=None, help='folder to write (default: MODEL_DIR, replaced atomically)')
     return parser
 
 def main(argv=None) -> int:
@@ -97,8 +105,14 @@ def main(argv=None) -> int:
         elif args.command == 'extract':
             from toxitrace.detector import run_extract
             r = run_extract(args.model, args.input, args.output, args.batch_size, args.text_column, args.device,
-                            all_spans=args.all_spans)
+                            all_spans=args.all_spans, toxic_label=args.toxic_label)
             print(f"{r['n_texts']} texts, {r['n_toxic']} predicted toxic, written to {r['output']} in {r['seconds']:.1f} s")
+        elif args.command == 'push':
+            from toxitrace.hf import push_to_hub
+            print(f'Pushed {args.model_dir} to {args.repo_id}: {push_to_hub(args.model_dir, args.repo_id, args.private)}')
+        elif args.command == 'convert':
+            from toxitrace.hf import convert
+            print(f'Converted {args.model_dir} -> {convert(args.model_dir, args.out)}')
         elif args.command == 'data':
             from toxitrace.data import data_status, format_data_status
             rows = data_status(args.data_dir, fetch_missing=args.action == 'fetch')

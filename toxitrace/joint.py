@@ -260,8 +260,8 @@ def distributed_trainer(**kwargs):
     return ToxiTraceDistributed(**kwargs)
 
 def drop_pooler(model:ToxicityClassifier) -> ToxicityClassifier:
-    "`model` without its encoder's pooler, which the classifier never uses (DDP wants a gradient for every trained parameter)."
-    if getattr(model.encoder, 'pooler', None) is not None: model.encoder.pooler = None
+    "`model` without its encoder's pooler, which a `ToxicityClassifier` never uses (DDP wants a gradient for every trained parameter); other classifiers (BERT's reads it) keep theirs."
+    if isinstance(model, ToxicityClassifier) and getattr(model.encoder, 'pooler', None) is not None: model.encoder.pooler = None
     return model
 
 @contextmanager

@@ -56,6 +56,7 @@ class ToxiTraceConfig:
     eval_warmup: bool = True      # evaluate the warm-up classifier too (a shared warm-up needs it once)
     warmup_epochs: int = None
     warmup_dir: str = None        # an existing warm-up classifier folder instead of stage 1
+    init: str = None              # a classifier to start from (ours, or any transformers one: folder or hub name); warm-up continues it
     refiner: str = 'auto'         # auto | lexicon | state | claude
     reasoner: str = 'auto'        # auto | template | claude
     cue_method: str = 'bicse'
@@ -128,7 +129,7 @@ class ToxiTraceRun:
 # %% ../nbs/14_pipeline.ipynb #f95d3e83
 @patch
 def warmup(self:ToxiTraceRun, encoder=None):
-    "Stage 1: the warm-up classifier `(model, tokenizer)`, trained or loaded (`encoder`: a callable giving a fresh `(encoder, tokenizer)`)."
+    "Stage 1: the warm-up classifier `(model, tokenizer)`, trained or loaded (`encoder`: a callable giving a fresh `(encoder, tokenizer)`; `cfg['init']`: a classifier to continue for `warmup_epochs`, 0 taking it as it is)."
     cfg, frames, out, state = self.cfg, self.frames, self.out, self.state
     if cfg['warmup_dir']:
         meta = json.loads((Path(cfg['warmup_dir'])/'toxitrace.json').read_text(encoding='utf-8'))
@@ -139,19 +140,32 @@ def warmup(self:ToxiTraceRun, encoder=None):
     key = self.keys['warmup'] = fingerprint('warmup', enc_name, cfg['num_hidden_layers'], cfg['pooling'], cfg['max_length'], cfg['bs'],
                                             cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(frames['train']),
                                             frame_fingerprint(frames['valid']))
+    if cfg['init']:
+        src = Path(cfg['init'])
+        stamp = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(src.iterdir()) if f.is_file()] if src.is_dir() else None
+        key = self.keys['warmup'] = fingerprint('warmup-init', str(src.resolve()) if src.is_dir() else cfg['init'], stamp, cfg['max_length'],
+                                                cfg['bs'], cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'],
+                                                frame_fingerprint(frames['train']), frame_fingerprint(frames['valid']))
     folder = out/'warmup'
     if state.done('warmup', key, folder/'toxitrace.json'):
         model, tok, _ = load_classifier(folder)
         return model, tok
     t0 = time.time()
     set_seed(cfg['seed'], reproducible=True)
-    enc, tok = load_encoder(cfg['encoder'], cfg['num_hidden_layers']) if encoder is None else encoder()
-    model = drop_pooler(ToxicityClassifier(enc, pooling=cfg['pooling']))
+    if cfg['init']:
+        from toxitrace.detector import toxic_class
+        model, tok, _ = load_classifier(cfg['init'])
+        if len(model.label_names) != 2 or toxic_class(model.label_names) != 1:
+            raise ValueError(f"init {cfg['init']}: ToxiTrace trains two classes with class 1 toxic; this model's are {model.label_names}")
+        model.train()
+    else:
+        enc, tok = load_encoder(cfg['encoder'], cfg['num_hidden_layers']) if encoder is None else encoder()
+        model = drop_pooler(ToxicityClassifier(enc, pooling=cfg['pooling']))
     learn = warmup_learner(plain_dataloaders(frames['train'], frames['valid'], tok, cfg['max_length'], cfg['bs']), model, path=out)
     with distributed(learn), (learn.no_bar() if not self.progress else nullcontext()):
         fit_cosine(learn, cfg['warmup_epochs'], lrs=cfg['warmup_lrs'], cbs=[EpochSeed(cfg['seed']), *(self.cbs or [])])
     history = history_rows(learn)
-    on_rank0(lambda: save_classifier(folder, learn.model, tok, cfg['max_length'], stage='warmup', key=key, history=history))
+    on_rank0(lambda: save_classifier(folder, learn.model, tok, cfg['max_length'], stage='warmup', key=key, history=history, run=cfg))
     state.finish('warmup', key, seconds=round(time.time() - t0, 1), history=history)
     return learn.model.eval(), tok
 

@@ -17,8 +17,9 @@ from fastai.callback.core import Callback
 
 # %% auto #0
 __all__ = ['TOY_TEXTS', 'TOY_LABELS', 'TOY_SPANS', 'TOY_TOX', 'TOY_NOR', 'toy_terms', 'ERROR_TYPES', 'char_vocab',
-           'tiny_char_bert', 'toy_frame', 'make_tiny', 'CountFits', 'Crash', 'CrashAt', 'CrashInJoint', 'env', 'serve',
-           'files_in', 'echo_cues', 'ClaudeStandIn']
+           'tiny_char_bert', 'tiny_bert_classifier', 'sentencepiece_vocab', 'tiny_xlmr_classifier', 'toy_frame',
+           'make_tiny', 'CountFits', 'Crash', 'CrashAt', 'CrashInJoint', 'env', 'serve', 'files_in', 'echo_cues',
+           'ClaudeStandIn']
 
 # %% ../nbs/97_test_utils.ipynb #0a729d4d
 def char_vocab(texts) -> list[str]:
@@ -39,6 +40,36 @@ def tiny_char_bert(texts, hidden_size:int=32, num_hidden_layers:int=2, num_atten
                      max_position_embeddings=max_position_embeddings)
     torch.manual_seed(seed)
     return BertModel(cfg, add_pooling_layer=False), tokenizer
+
+# %% ../nbs/97_test_utils.ipynb #817edb24
+def tiny_bert_classifier(texts, id2label=None, hidden_size:int=32, num_hidden_layers:int=2, seed:int=0):
+    "A random `BertForSequenceClassification` (classes `id2label`, default LABEL_0/LABEL_1) and its WordPiece tokenizer: `(model, tokenizer)`."
+    from transformers import BertConfig, BertForSequenceClassification
+    _, tok = tiny_char_bert(texts, seed=seed)
+    id2label = dict(id2label or {0: 'LABEL_0', 1: 'LABEL_1'})
+    cfg = BertConfig(vocab_size=len(tok), hidden_size=hidden_size, num_hidden_layers=num_hidden_layers, num_attention_heads=2,
+                     intermediate_size=2*hidden_size, max_position_embeddings=128, id2label=id2label,
+                     label2id={v: k for k, v in id2label.items()})
+    torch.manual_seed(seed)
+    return BertForSequenceClassification(cfg).eval(), tok
+
+def sentencepiece_vocab(texts, words=()) -> list[tuple[str, float]]:
+    "A Unigram vocabulary `[(piece, log-probability)]`: XLM-R's special pieces, '▁', every character alone and after '▁', and `words` as pieces that beat their characters."
+    chars = sorted({c for t in [*texts, *words] for c in t if not c.isspace()})
+    special = [(p, 0.0) for p in ('<s>', '<pad>', '</s>', '<unk>', '<mask>')]
+    return special + [('▁', -2.0)] + [(c, -5.0) for c in chars] + [('▁' + c, -6.0) for c in chars] + [(w, -3.0) for w in words]
+
+def tiny_xlmr_classifier(texts, words=(), id2label=None, hidden_size:int=32, num_hidden_layers:int=2, seed:int=0):
+    "A random `XLMRobertaForSequenceClassification` and its in-process SentencePiece (Unigram) tokenizer: `(model, tokenizer)`."
+    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification, XLMRobertaTokenizer
+    tok = XLMRobertaTokenizer(vocab=sentencepiece_vocab(texts, words), model_max_length=128)
+    id2label = dict(id2label or {0: 'LABEL_0', 1: 'LABEL_1'})
+    cfg = XLMRobertaConfig(vocab_size=len(tok), hidden_size=hidden_size, num_hidden_layers=num_hidden_layers, num_attention_heads=2,
+                           intermediate_size=2*hidden_size, max_position_embeddings=130, type_vocab_size=1,
+                           pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                           id2label=id2label, label2id={v: k for k, v in id2label.items()})
+    torch.manual_seed(seed)
+    return XLMRobertaForSequenceClassification(cfg).eval(), tok
 
 # %% ../nbs/97_test_utils.ipynb #23169434
 TOY_TEXTS = ['你真是个蠢货', '今天天气不错', '滚回你老家去吧 nmsl', '谢谢你的帮助！', '这个人脑子有病😠', '我们一起去吃饭']
