@@ -25,10 +25,10 @@ from .detector import Detector
 # %% auto #0
 __all__ = ['TABLE4_SYSTEM', 'TABLE4_USER', 'CUE_SEPARATOR', 'REPLY_SEPARATORS', 'CUE_METHODS', 'REFINER_NAMES', 'prompt_version',
            'user_message', 'cue_strings', 'cue_char_spans', 'Refinement', 'parse_reply', 'Refiner', 'ClaudeRefiner',
-           'Lexicon', 'lexicon_terms', 'LexiconRefiner', 'as_detector', 'detector_fingerprint', 'cue_spans',
-           'cue_changes', 'annotate', 'save_annotations', 'load_annotations', 'annotation_card',
-           'write_annotation_card', 'CueRefiner', 'classifier_summary', 'default_refiner', 'named_refiner',
-           'annotate_dataset']
+           'Lexicon', 'lexicon_terms', 'LexiconRefiner', 'state_span_terms', 'as_detector', 'detector_fingerprint',
+           'cue_spans', 'cue_changes', 'annotate', 'save_annotations', 'load_annotations', 'annotation_card',
+           'write_annotation_card', 'CueRefiner', 'classifier_summary', 'default_refiner', 'state_refiner',
+           'named_refiner', 'annotate_dataset']
 
 # %% ../nbs/08_cusa.ipynb #d2cc2454
 TABLE4_SYSTEM = '\n'.join([
@@ -204,16 +204,20 @@ def lexicon_terms(data_dir=None) -> list[str]:
 class LexiconRefiner(Refiner):
     "The offline refiner: cue spans anchored to the STATE and ToxiCN lexicons (a weaker stand-in for the LLM)."
     name = 'lexicon'
-    def __init__(self, terms=None, data_dir=None, min_term_len: int = 2, gap: int = 1, keep_unanchored: bool = True):
+    def __init__(self, terms=None, data_dir=None, min_term_len: int = 2, gap: int = 1, keep_unanchored: bool = True,
+                 cues: str = 'extend'):
+        if cues not in ('extend', 'fallback'): raise ValueError(f"cues must be 'extend' or 'fallback', not {cues!r}")
         self.lexicon = Lexicon(lexicon_terms(data_dir) if terms is None else terms, min_term_len)
-        self.gap, self.keep_unanchored = gap, keep_unanchored
+        self.gap, self.keep_unanchored, self.cues = gap, keep_unanchored, cues
         digest = hashlib.sha256('\n'.join(self.lexicon.terms).encode()).hexdigest()[:8]
-        self.version = f'1/{len(self.lexicon)} terms {digest}/min_len={min_term_len}/gap={gap}' + ('' if keep_unanchored else '/anchored')
+        self.version = (f'1/{len(self.lexicon)} terms {digest}/min_len={min_term_len}/gap={gap}' + ('' if keep_unanchored else '/anchored')
+                        + ('/fallback' if cues == 'fallback' else ''))
         self.stats = RefineStats()
 
     def refine_one(self, text: str, cues, toxic: bool = True) -> Refinement:
-        "Extend the cues of `text` to the lexicon terms they overlap, add all matches if `toxic`, trim, merge close spans."
+        "Extend the cues of `text` to the lexicon terms they overlap, add all matches if `toxic`, trim, merge close spans (`cues='fallback'`: the matches of a toxic text, its cues only when it has none)."
         matches, spans = self.lexicon.find(text), []
+        if self.cues == 'fallback' and toxic and matches: cues = []
         for a, b in cue_char_spans(text, cues):
             hits = [(c, d) for c, d in matches if c < b and a < d]
             if hits or self.keep_unanchored: spans.append((min([a] + [c for c, _ in hits]), max([b] + [d for _, d in hits])))
@@ -228,6 +232,19 @@ class LexiconRefiner(Refiner):
         out = [self.refine_one(t, c, x) for t, c, x in zip(texts, cues_list, toxic)]
         self.stats = RefineStats(texts=len(texts), kept=sum(len(r.spans) for r in out))
         return out
+
+# %% ../nbs/08_cusa.ipynb #df1cd2aa
+def state_span_terms(data_dir=None, min_count:int=2, min_len:int=2) -> tuple[list, dict]:
+    "Target/argument strings of STATE ToxiCN train marked at least `min_count` times, from the posts that are not CNTP toxic sentences: `(terms, report)`."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        state, cntp = load_dataset('state', 'train', data_dir), load_dataset('cntp', 'toxic', data_dir)
+    bare = lambda t: ''.join(str(t).split())
+    drop = state.text.map(bare).isin({bare(t) for t in cntp.text})
+    counts = Counter(e.strip() for es in state.entities[~drop] for e in es if e and e.strip())
+    terms = sorted(t for t, n in counts.items() if n >= min_count and len(t) >= min_len)
+    return terms, dict(posts=len(state), posts_dropped_as_cntp=int(drop.sum()), distinct_spans=len(counts), terms=len(terms),
+                       min_count=min_count, min_len=min_len)
 
 # %% ../nbs/08_cusa.ipynb #90e8ad21
 CUE_METHODS = ('bicse', 'topk')
@@ -405,12 +422,19 @@ def default_refiner(cache_path=None, data_dir=None, model: str | None = None, **
     if os.environ.get('ANTHROPIC_API_KEY'): return ClaudeRefiner(model=model, cache_path=cache_path, **kwargs)
     return LexiconRefiner(data_dir=data_dir)
 
-REFINER_NAMES = ('auto', 'lexicon', 'claude')
+REFINER_NAMES = ('auto', 'lexicon', 'state', 'claude')
+
+def state_refiner(data_dir=None, min_count:int=2) -> LexiconRefiner:
+    "The offline refiner with STATE-mined terms (`state_span_terms`) added to the two lexicons, matches first (`cues='fallback'`, `gap=0`)."
+    r = LexiconRefiner(terms=lexicon_terms(data_dir) + state_span_terms(data_dir, min_count)[0], cues='fallback', gap=0)
+    r.name = 'state'
+    return r
 
 def named_refiner(name: str, cache_path=None, data_dir=None) -> Refiner:
-    "The refiner called `name`: 'auto' (`default_refiner`), 'lexicon' or 'claude' (its replies cached in `cache_path`)."
+    "The refiner called `name`: 'auto' (`default_refiner`), 'lexicon', 'state' (`state_refiner`) or 'claude' (its replies cached in `cache_path`)."
     if name == 'auto': return default_refiner(cache_path, data_dir)
     if name == 'lexicon': return LexiconRefiner(data_dir=data_dir)
+    if name == 'state': return state_refiner(data_dir)
     if name == 'claude': return ClaudeRefiner(cache_path=cache_path)
     raise ValueError(f"refiner must be one of {REFINER_NAMES} or a Refiner, not {name!r}")
 

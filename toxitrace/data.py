@@ -11,6 +11,7 @@ import hashlib, http.client, json, os, re, urllib.error, urllib.parse, urllib.re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -19,11 +20,12 @@ from .spans import entity_spans, find_all
 
 # %% auto #0
 __all__ = ['SOURCES', 'FILES', 'VERIFY_MODES', 'COLD_FINE_LABELS', 'STATE_GROUP_FIXES', 'SPLITS', 'TOXICN_LEXICON_FILES',
-           'TRAIN_DATASETS', 'find_shared', 'shared_data_dir', 'resolve_data_dir', 'Source', 'raw_url', 'DataFile',
-           'sha256sum', 'DataWarning', 'verify_mode', 'file_sha256', 'data_record', 'DownloadError', 'ChecksumError',
-           'fetch', 'load_cold', 'load_toxicn', 'SpanWarning', 'load_cntp', 'load_state', 'load_dataset',
-           'load_lexicon', 'cntp_leakage', 'cntp_leakage_free_ids', 'load_all', 'label_balance', 'stratified_sample',
-           'train_valid_split', 'span_eval_frame', 'data_status', 'format_data_status']
+           'TRAIN_DATASETS', 'CNTP_DEV_SIZE', 'CNTP_PARTS', 'find_shared', 'shared_data_dir', 'resolve_data_dir',
+           'Source', 'raw_url', 'DataFile', 'sha256sum', 'DataWarning', 'verify_mode', 'file_sha256', 'data_record',
+           'DownloadError', 'ChecksumError', 'fetch', 'load_cold', 'load_toxicn', 'SpanWarning', 'load_cntp',
+           'load_state', 'load_dataset', 'load_lexicon', 'cntp_leakage', 'cntp_leakage_free_ids', 'load_all',
+           'label_balance', 'stratified_sample', 'train_valid_split', 'cntp_dev_ids', 'span_eval_frame', 'data_status',
+           'format_data_status']
 
 # %% ../nbs/02_data.ipynb #9db72383
 def find_shared(relpath: str, start: str | Path | None = None) -> Path | None:
@@ -432,9 +434,18 @@ def train_valid_split(name:str, data_dir, valid_size:int, seed:int) -> tuple[pd.
     valid = stratified_sample(full.reset_index(), valid_size or round(len(full) / 10), seed)
     return full.drop(index=valid['index']).reset_index(drop=True), valid.drop(columns='index')
 
-def span_eval_frame(data_dir, size:int, seed:int, leakage_free:bool=False) -> pd.DataFrame:
-    "CNTP toxic sentences with gold spans (a seeded sample of `size`, 0: all); `leakage_free` (for a model trained on ToxiCN): only those of `cntp_leakage_free_ids`."
+CNTP_DEV_SIZE, CNTP_PARTS = 500, ('all', 'dev', 'test')
+
+def cntp_dev_ids(data_dir=None) -> list[int]:
+    "The `sentence_id`s of the fixed CNTP dev slice: 500 of the toxic sentences drawn with seed 0 (every choice is made on them; reports use the other 2,033)."
+    ids = sorted(load_dataset('cntp', 'toxic', data_dir).sentence_id.tolist())
+    return sorted(int(i) for i in np.random.default_rng(0).choice(ids, CNTP_DEV_SIZE, replace=False))
+
+def span_eval_frame(data_dir, size:int, seed:int, leakage_free:bool=False, part:str='all') -> pd.DataFrame:
+    "CNTP toxic sentences with gold spans (of `part`: 'all', the 'dev' slice or the 'test' rest; then a seeded sample of `size`, 0: all); `leakage_free` (for a model trained on ToxiCN): only those of `cntp_leakage_free_ids`."
+    if part not in CNTP_PARTS: raise ValueError(f"CNTP part must be one of {CNTP_PARTS}, not {part!r}")
     cntp = load_dataset('cntp', 'toxic', data_dir)
+    if part != 'all': cntp = cntp[cntp.sentence_id.isin(cntp_dev_ids(data_dir)) == (part == 'dev')]
     if leakage_free: cntp = cntp[cntp.sentence_id.isin(cntp_leakage_free_ids(data_dir))]
     if size and size < len(cntp): cntp = cntp.sample(size, random_state=seed)
     return cntp.reset_index(drop=True)

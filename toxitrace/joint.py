@@ -31,7 +31,7 @@ from .arcl import arcl_loss
 from .gcloss import pgr_loss, ppt_loss
 from .model import EncodedTexts, ToxicityClassifier, encode_texts, text_dataloader
 from .spans import char_spans_to_token_mask
-from .saliency import target_log_prob
+from .saliency import GRADIENT_FORMS, gradient_objective
 from .runs import atomic_path
 
 # %% ../nbs/11_joint.ipynb #add07063
@@ -118,8 +118,9 @@ class JointBatch(Callback):
 class GCLossCallback(Callback):
     "Adds λ_grad(L_PGR + L_PPT) (Eqs. 3–6) of the gradient norms g (B, T) of log P(gold | X) w.r.t. the word embeddings of the same forward pass (Eq. 2)."
     order = JointBatch.order + 1
-    def __init__(self, lambda_grad:float=0.8, margin:float=1.0, q:float=0.15, alpha:float=1.1, cap:float=10.0):
-        self.lambda_grad, self.margin, self.q, self.alpha, self.cap = lambda_grad, margin, q, alpha, cap
+    def __init__(self, lambda_grad:float=0.8, margin:float=1.0, q:float=0.15, alpha:float=1.1, cap:float=10.0, form:str='paper'):
+        if form not in GRADIENT_FORMS: raise ValueError(f"gcloss form must be one of {GRADIENT_FORMS}, not {form!r}")
+        self.lambda_grad, self.margin, self.q, self.alpha, self.cap, self.form = lambda_grad, margin, q, alpha, cap, form
         self.math = ExitStack()
 
     # The forward pass runs on the math attention kernel: the fused ones (flash on CPU and CUDA) have no double backward.
@@ -131,7 +132,7 @@ class GCLossCallback(Callback):
     def after_loss(self):
         if not self.training: return
         j = self.learn.joint
-        grad, = torch.autograd.grad(target_log_prob(self.pred, self.yb[0]).sum(), j['emb'], create_graph=True)
+        grad, = torch.autograd.grad(gradient_objective(self.pred, self.yb[0], self.form).sum(), j['emb'], create_graph=True)
         g = torch.where(j['valid'], grad.norm(dim=-1), grad.new_zeros(()))
         pgr = pgr_loss(g, j['toxic'], j['valid'], self.margin)
         ppt = ppt_loss(g, j['toxic'], j['valid'], self.q, self.alpha, self.cap)
@@ -181,10 +182,11 @@ class LossTerms(Callback):
         self.count += bs
 
 def add_toxitrace(learn:Learner, lambda_grad:float=0.8, lambda_sem:float=0.5, gcloss:bool=True, arcl:bool=True,
-                  margin:float=1.0, q:float=0.15, alpha:float=1.1, cap:float=10.0, temperature:float=0.05) -> Learner:
+                  margin:float=1.0, q:float=0.15, alpha:float=1.1, cap:float=10.0, temperature:float=0.05,
+                  gcloss_form:str='paper') -> Learner:
     "Turn a warm-up `Learner` over joint batches into ToxiTrace (Eq. 9): the loss callbacks and one recorder column per term."
     terms = LossTerms(['ce', *(['pgr', 'ppt'] if gcloss else []), *(['arcl'] if arcl else [])])
-    learn.add_cbs([JointBatch(), *([GCLossCallback(lambda_grad, margin, q, alpha, cap)] if gcloss else []),
+    learn.add_cbs([JointBatch(), *([GCLossCallback(lambda_grad, margin, q, alpha, cap, gcloss_form)] if gcloss else []),
                    *([ARCLCallback(lambda_sem, temperature)] if arcl else []), terms])
     learn.metrics = [*learn.metrics, *terms.metrics()]
     return learn

@@ -34,10 +34,10 @@ from .evaluation import evaluate_classifier, run_tables
 def joint_preset(name:str) -> dict:
     "A model `preset` plus the data sizes (0: all) and epochs of a full ToxiTrace run: 'small' (2 CPU cores) or 'paper' (CUDA)."
     extra = dict(small=dict(train_size=1000, valid_size=200, test_size=1000, span_eval_size=300, warmup_epochs=2,
-                            joint_epochs=2, joint_enc_lr=5e-5, joint_head_lr=1e-4, max_length=64, reason_max_length=64,
+                            joint_epochs=2, joint_enc_lr=5e-5, joint_head_lr=1e-4, max_length=64, reason_max_length=64, gcloss_form='paper',
                             num_threads=1),
                  paper=dict(train_size=0, valid_size=0, test_size=0, span_eval_size=0, joint_epochs=3, joint_enc_lr=1e-5,
-                            joint_head_lr=2e-5, reason_max_length=128))
+                            joint_head_lr=2e-5, reason_max_length=128, gcloss_form='paper'))
     if name not in extra: raise ValueError(f"unknown preset {name!r}; choose one of {sorted(extra)}")
     return dict(preset(name), **extra[name])
 
@@ -53,17 +53,19 @@ class ToxiTraceConfig:
     valid_size: int = None        # COLD dev; for ToxiCN held out from train.json (0: 10% of it)
     test_size: int = None         # test texts (evaluation)
     span_eval_size: int = None    # CNTP toxic sentences with gold spans (evaluation); leakage-free ones for ToxiCN
+    span_eval_part: str = 'all'   # all | dev (the fixed 500-sentence CNTP dev slice) | test (the other 2,033)
     evaluate: bool = True
     eval_warmup: bool = True      # evaluate the warm-up classifier too (a shared warm-up needs it once)
     warmup_epochs: int = None
     warmup_dir: str = None        # an existing warm-up classifier folder instead of stage 1
     init: str = None              # a classifier to start from (ours, or any transformers one: folder or hub name); warm-up continues it
-    refiner: str = 'auto'         # auto | lexicon | claude
+    refiner: str = 'auto'         # auto | lexicon | state | claude
     reasoner: str = 'auto'        # auto | template | claude
     cue_method: str = 'bicse'
     no_cusa: bool = False
     no_arcl: bool = False
     no_gcloss: bool = False
+    gcloss_form: str = None       # paper (Eq. 2) | detached (same g, no gradient through 1 - P) | margin (∂(z_y - z_ȳ)/∂e)
     joint_epochs: int = None
     lambda_grad: float = 0.8
     lambda_sem: float = 0.5
@@ -142,7 +144,7 @@ def run_data(cfg:dict) -> dict:
     out = dict(train=stratified_sample(train, cfg['train_size'], cfg['seed']), valid=valid)
     if cfg['evaluate']:
         out['test'] = stratified_sample(load_dataset(cfg['dataset'], 'test', d), cfg['test_size'], cfg['seed'])
-        out['cntp'] = span_eval_frame(d, cfg['span_eval_size'], cfg['seed'], leakage_free=cfg['dataset'] == 'toxicn')
+        out['cntp'] = span_eval_frame(d, cfg['span_eval_size'], cfg['seed'], leakage_free=cfg['dataset'] == 'toxicn', part=cfg['span_eval_part'])
     return out
 
 # %% ../nbs/14_pipeline.ipynb #92d4f558
@@ -238,7 +240,8 @@ def cusa(self:ToxiTraceRun, model, tok, refiner=None) -> pd.DataFrame:
                            cue_cache=out/'cues_cache.jsonl', progress=self.progress)
             save_annotations(ann, path)
             note = ('Ablation no_cusa: the spans are the BiCSE cues themselves.' if refiner.name == 'cues' else
-                    'Refiner `lexicon`: the offline stand-in for the LLM, much weaker than it.' if refiner.name == 'lexicon' else '')
+                    'Refiner `lexicon`: the offline stand-in for the LLM, much weaker than it.' if refiner.name == 'lexicon' else
+                    'Refiner `state`: the lexicons plus span strings mined from STATE ToxiCN (its 1,687 posts that are CNTP sentences dropped), matches first.' if refiner.name == 'state' else '')
             write_annotation_card(ann, out/'cues_refined.md', f'the {len(train):,} training texts of run {out.name}', str(out/'warmup'), note)
             return dict(seconds=round(time.time() - t0, 1), refiner=refiner.name, refiner_version=refiner.version,
                         **{k: v for k, v in ann.attrs['cusa'].items() if k != 'stats'})
@@ -270,7 +273,7 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
     key = self.keys['joint'] = fingerprint('joint', [self.keys['warmup'], self.keys['cusa'], self.keys.get('reasoning')],
                       *(cfg[k] for k in ('no_cusa', 'no_arcl', 'no_gcloss', 'joint_epochs', 'lambda_grad',
                       'lambda_sem', 'joint_enc_lr', 'joint_head_lr', 'margin', 'alpha', 'cap', 'quantile', 'temperature', 'bs',
-                      'max_length', 'reason_max_length', 'seed')))
+                      'max_length', 'reason_max_length', 'seed', 'gcloss_form')))
     folder, ckpt = out/'joint', out/'joint_checkpoint.pth'
     drop_ckpt = lambda: [p.unlink(missing_ok=True) for p in [*stale_temps(ckpt), *([] if cfg['keep_checkpoints'] else [ckpt])]]
     if state.done('joint', key, folder/'toxitrace.json'):
@@ -288,7 +291,8 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
     dls = joint_dataloaders(train, self.frames['valid'], tok, cfg['max_length'], cfg['bs'], cfg['reason_max_length'])
     learn = add_toxitrace(warmup_learner(dls, model.train(), path=out), cfg['lambda_grad'], cfg['lambda_sem'],
                           gcloss=not cfg['no_gcloss'], arcl=not cfg['no_arcl'], margin=cfg['margin'], q=cfg['quantile'],
-                          alpha=cfg['alpha'], cap=cfg['cap'], temperature=cfg['temperature'])
+                          alpha=cfg['alpha'], cap=cfg['cap'], temperature=cfg['temperature'],
+                          gcloss_form=cfg['gcloss_form'])
     ck = load_checkpoint(ckpt, learn, key) or dict(epoch=0, history=[])
     if ck['epoch']: print(f"Resuming joint training after epoch {ck['epoch']} of {cfg['joint_epochs']} ({ckpt}).")
     saver = EpochCheckpoint(ckpt, ck['epoch'], ck['history'], key, ck.get('smooth'))
