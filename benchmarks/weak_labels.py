@@ -31,7 +31,7 @@ def main(argv=None):
         warnings.simplefilter('ignore')
         cntp = load_dataset('cntp', 'toxic', d)
     texts, gold = cntp.text.tolist(), cntp.spans.tolist()
-    cues = [c['spans'] for c in cue_spans(args.classifier, texts, progress=False)]
+    cues = [c['spans'] for c in cue_spans(args.classifier, texts, cache_path=Path(args.classifier).parent/'cusa_cntp_cues.jsonl', progress=False)]
     state = state_refiner(d)
     preds = {'BiCSE cues (no_cusa)': cues,
              'lexicon refiner': LexiconRefiner(data_dir=d).refine_many(texts, cues),

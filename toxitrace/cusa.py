@@ -7,7 +7,7 @@ Docs: https://toxitrace.github.io/toxitrace/cusa.html.md"""
 # %% ../nbs/08_cusa.ipynb #20e74d74
 from __future__ import annotations
 
-import hashlib, json, os, re, time
+import hashlib, json, os, re, time, warnings
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
