@@ -21,7 +21,8 @@ from fastai.torch_core import set_seed
 from fastcore.basics import patch, store_attr
 
 from .runs import RunState, check_writable, fingerprint, frame_fingerprint, rank, run_record, stale_temps, write_json_atomic
-from .data import TRAIN_DATASETS, data_record, load_dataset, resolve_data_dir, span_eval_frame, stratified_sample, train_valid_split
+from .saliency import GRADIENT_FORMS
+from .data import CNTP_PARTS, TRAIN_DATASETS, data_record, load_dataset, resolve_data_dir, span_eval_frame, stratified_sample, train_valid_split
 from .claude import Claude
 from .model import ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier, warmup_learner
 from .detector import Detector, plot_saliency
@@ -88,7 +89,7 @@ class ConfigError(ValueError):
 
 REASONER_NAMES = ('auto', 'template', 'claude')
 CONFIG_CHOICES = dict(dataset=TRAIN_DATASETS, refiner=REFINER_NAMES, reasoner=REASONER_NAMES,
-                      cue_method=CUE_METHODS)
+                      cue_method=CUE_METHODS, gcloss_form=GRADIENT_FORMS, span_eval_part=CNTP_PARTS)
 
 def _at_least(lo, what='an integer'): return (lambda v: v >= lo), f'{what} ≥ {lo}'
 CONFIG_RANGES = dict(
@@ -115,6 +116,7 @@ def config_errors(d:dict) -> list[str]:
         kind, ok = _KINDS.get(f.type, (None, lambda v: True))
         if not ok(v): errs.append(f'{name} must be {kind}' + (' or null' if f.default is None else ''))
         elif f.name in CONFIG_CHOICES and v not in CONFIG_CHOICES[f.name]: errs.append(f'{name} must be one of {", ".join(CONFIG_CHOICES[f.name])}')
+        elif f.name == 'warmup_epochs' and v == 0 and d.get('init'): continue          # --init: 0 takes the classifier as it is
         elif f.name in CONFIG_RANGES and not CONFIG_RANGES[f.name][0](v): errs.append(f'{name} must be {CONFIG_RANGES[f.name][1]}')
     return errs
 
