@@ -148,3 +148,18 @@ def test_train_with_unicode_line_separators_runs_and_reruns(tmp_path):
     meta = json.loads((tmp_path/'run'/'joint'/'toxitrace.json').read_text(encoding='utf-8'))
     assert meta['metadata']['data']['dir'] == str((tmp_path/'data').resolve())
     assert set(meta['metadata']['data']['files']) >= {'cold/train.csv', 'cold/dev.csv'}
+
+
+def test_truncated_weights_are_a_one_line_error_naming_the_file(tmp_path):
+    "Issue 15, item 6: a model.safetensors cut short (a copy or download interrupted) names the file, exit 2."
+    from toxitrace.model import ToxicityClassifier, save_classifier
+    from toxitrace.test_utils import tiny_char_bert
+    enc, tok = tiny_char_bert(['你真是个蠢货'])
+    save_classifier(tmp_path/'clf', ToxicityClassifier(enc), tok, max_length=32)
+    w = tmp_path/'clf'/'model.safetensors'
+    w.write_bytes(w.read_bytes()[:1000])
+    (tmp_path/'in.txt').write_text('你真是个蠢货\n', encoding='utf-8')
+    r = run('extract', '--model', str(tmp_path/'clf'), '--input', str(tmp_path/'in.txt'), '--output', str(tmp_path/'o.jsonl'), '--no-progress')
+    assert r.returncode == 2, r.stderr
+    lines = [l for l in r.stderr.strip().splitlines() if l.startswith('toxitrace extract: error:')]
+    assert len(lines) == 1 and f'{w}: cannot read the weights' in lines[0] and 'Traceback' not in r.stderr, r.stderr

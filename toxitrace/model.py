@@ -393,20 +393,25 @@ def save_classifier(folder, model, tokenizer, max_length:int=128, **metadata) ->
     return folder
 
 # %% ../nbs/04_model.ipynb #fe3708b8
+def _read_weights(path:Path) -> dict:
+    "The tensors of a safetensors file; a damaged or truncated one is a one-line error naming it."
+    try: return load_file(path)
+    except Exception as e: raise ValueError(f"{path}: cannot read the weights ({type(e).__name__}: {e}); the file is damaged or cut short: save or fetch it again") from None
+
 def _load_toxitrace_model(folder:Path, meta:dict) -> ToxicityClassifier:
     "A `ToxicityClassifier` from a folder of either toxitrace format."
     from transformers import AutoConfig, AutoModel
     if meta.get('format') == 'toxitrace-classifier/1':
         encoder = AutoModel.from_pretrained(str(folder))
         model = ToxicityClassifier(encoder, meta['n_classes'], meta.get('dropout', 0.1), meta['label_names'], meta.get('pooling', 'first'))
-        model.head.load_state_dict(load_file(folder/'head.safetensors'))
+        model.head.load_state_dict(_read_weights(folder/'head.safetensors'))
         return model
     cfg = json.loads((folder/'config.json').read_text(encoding='utf-8'))
     enc_cfg = dict(cfg['encoder']); enc_cfg = AutoConfig.for_model(enc_cfg.pop('model_type'), **enc_cfg)
     names = [cfg['id2label'][str(i)] for i in range(len(cfg['id2label']))]
     model = ToxicityClassifier(AutoModel.from_config(enc_cfg), len(names), cfg.get('classifier_dropout', 0.1), names, cfg['pooling'])
     if getattr(model.encoder, 'pooler', None) is not None: model.encoder.pooler = None     # never used, not saved
-    state = load_file(folder/'model.safetensors')
+    state = _read_weights(folder/'model.safetensors')
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f"{folder}/model.safetensors does not fit its config.json (missing {missing[:3]}, unexpected {unexpected[:3]})")
