@@ -436,16 +436,19 @@ def train_valid_split(name:str, data_dir, valid_size:int, seed:int) -> tuple[pd.
 
 CNTP_DEV_SIZE, CNTP_PARTS = 500, ('all', 'dev', 'test')
 
+def _dev_slice(sentence_ids) -> list[int]:
+    "The dev slice drawn from all CNTP toxic `sentence_ids`: 500 of them, numpy default_rng(0) over the sorted ids."
+    return sorted(int(i) for i in np.random.default_rng(0).choice(sorted(sentence_ids), CNTP_DEV_SIZE, replace=False))
+
 def cntp_dev_ids(data_dir=None) -> list[int]:
     "The `sentence_id`s of the fixed CNTP dev slice: 500 of the toxic sentences drawn with seed 0 (every choice is made on them; reports use the other 2,033)."
-    ids = sorted(load_dataset('cntp', 'toxic', data_dir).sentence_id.tolist())
-    return sorted(int(i) for i in np.random.default_rng(0).choice(ids, CNTP_DEV_SIZE, replace=False))
+    return _dev_slice(load_dataset('cntp', 'toxic', data_dir).sentence_id.tolist())
 
 def span_eval_frame(data_dir, size:int, seed:int, leakage_free:bool=False, part:str='all') -> pd.DataFrame:
     "CNTP toxic sentences with gold spans (of `part`: 'all', the 'dev' slice or the 'test' rest; then a seeded sample of `size`, 0: all); `leakage_free` (for a model trained on ToxiCN): only those of `cntp_leakage_free_ids`."
     if part not in CNTP_PARTS: raise ValueError(f"CNTP part must be one of {CNTP_PARTS}, not {part!r}")
     cntp = load_dataset('cntp', 'toxic', data_dir)
-    if part != 'all': cntp = cntp[cntp.sentence_id.isin(cntp_dev_ids(data_dir)) == (part == 'dev')]
+    if part != 'all': cntp = cntp[cntp.sentence_id.isin(_dev_slice(cntp.sentence_id.tolist())) == (part == 'dev')]
     if leakage_free: cntp = cntp[cntp.sentence_id.isin(cntp_leakage_free_ids(data_dir))]
     if size and size < len(cntp): cntp = cntp.sample(size, random_state=seed)
     return cntp.reset_index(drop=True)
