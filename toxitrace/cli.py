@@ -28,7 +28,7 @@ def _add_run_args(p, config_fields:bool):
     p.add_argument('--force', action='store_true', help="forget the run folder's finished stages and train again")
     if config_fields: _add_config_args(p)
 
-DEMO_DEFAULTS = dict(preset='small', out='outputs/demo', refiner='lexicon', reasoner='template')
+DEMO_DEFAULTS = dict(preset='small', out='outputs/demo', refiner='state', reasoner='template')
 
 def build_parser(config_fields:bool=False) -> argparse.ArgumentParser:
     "The `toxitrace` argument parser; `config_fields` adds every `ToxiTraceConfig` field to `train` and `demo` (imports torch)."
@@ -48,7 +48,7 @@ def build_parser(config_fields:bool=False) -> argparse.ArgumentParser:
     ann.add_argument('--model', required=True, help='a classifier folder (the warm-up classifier of a run, say)')
     ann.add_argument('--dataset', default='cold'); ann.add_argument('--split', default='train')
     ann.add_argument('--refiner', default='auto', choices=['auto', 'lexicon', 'state', 'claude', 'cues'],
-                     help='auto: Claude when ANTHROPIC_API_KEY is set, else the offline lexicon refiner; state: the lexicons + STATE-mined spans (CNTP posts dropped); cues: no refinement')
+                     help='auto: Claude when ANTHROPIC_API_KEY is set, else state; state: the lexicons + STATE-mined spans (CNTP posts dropped); lexicon: the lexicons alone; cues: no refinement')
     ann.add_argument('--size', type=int, default=0, help='a stratified sample of this many texts (0: all)')
     ann.add_argument('--seed', type=int, default=0); ann.add_argument('--method', default='bicse', choices=['bicse', 'topk'])
     ann.add_argument('--out', default='outputs/annotate'); ann.add_argument('--data-dir', default=None)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .spans import find_all, fold_ascii, is_ascii_alnum, merge_close, merge_spans, trim_span
 from .runs import atomic_path, read_jsonl
-from .data import load_dataset, load_lexicon, resolve_data_dir, stratified_sample
+from .data import DownloadError, load_dataset, load_lexicon, resolve_data_dir, stratified_sample
 from .claude import Claude, JsonlCache, RefineStats, request_key
 from .detector import Detector
 
@@ -418,9 +418,12 @@ def classifier_summary(model_dir) -> str:
             f"warm-up on {cfg.get('train_size', '?')} COLD train texts for {cfg.get('epochs', '?')} epoch(s), seed {cfg.get('seed', '?')}")
 
 def default_refiner(cache_path=None, data_dir=None, model: str | None = None, **kwargs) -> Refiner:
-    "`ClaudeRefiner` if `ANTHROPIC_API_KEY` is set, else `LexiconRefiner` (the offline default)."
+    "`ClaudeRefiner` if `ANTHROPIC_API_KEY` is set; offline the `state` refiner (`state_refiner`), or `LexiconRefiner` with a warning when STATE ToxiCN cannot be had."
     if os.environ.get('ANTHROPIC_API_KEY'): return ClaudeRefiner(model=model, cache_path=cache_path, **kwargs)
-    return LexiconRefiner(data_dir=data_dir)
+    try: return state_refiner(data_dir)
+    except DownloadError as e:
+        warnings.warn(f'refiner auto: the state refiner needs STATE ToxiCN train ({e}); using the weaker lexicon refiner')
+        return LexiconRefiner(data_dir=data_dir)
 
 REFINER_NAMES = ('auto', 'lexicon', 'state', 'claude')
 

@@ -25,7 +25,8 @@ from .pipeline import ToxiTraceConfig, config_errors, train_toxitrace
 # %% ../nbs/15_experiment.ipynb #6827265f
 VARIANTS = dict(ce_only=dict(no_gcloss=True, no_arcl=True), toxitrace={}, no_cusa=dict(no_cusa=True),
                 no_arcl=dict(no_arcl=True), no_gcloss=dict(no_gcloss=True),
-                toxitrace_detached=dict(gcloss_form='detached'), toxitrace_margin=dict(gcloss_form='margin'))
+                toxitrace_paper=dict(gcloss_form='paper'), toxitrace_detached=dict(gcloss_form='detached'),
+                toxitrace_margin=dict(gcloss_form='margin'))
 
 @dataclass
 class ExperimentConfig:

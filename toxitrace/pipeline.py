@@ -35,7 +35,7 @@ from .evaluation import evaluate_classifier, run_tables
 def joint_preset(name:str) -> dict:
     "A model `preset` plus the data sizes (0: all) and epochs of a full ToxiTrace run: 'small' (2 CPU cores) or 'paper' (CUDA)."
     extra = dict(small=dict(train_size=1000, valid_size=200, test_size=1000, span_eval_size=300, warmup_epochs=2,
-                            joint_epochs=2, joint_enc_lr=5e-5, joint_head_lr=1e-4, max_length=64, reason_max_length=64, gcloss_form='paper',
+                            joint_epochs=2, joint_enc_lr=5e-5, joint_head_lr=1e-4, max_length=64, reason_max_length=64, gcloss_form='detached',
                             num_threads=1),
                  paper=dict(train_size=0, valid_size=0, test_size=0, span_eval_size=0, joint_epochs=3, joint_enc_lr=1e-5,
                             joint_head_lr=2e-5, reason_max_length=128, gcloss_form='paper'))
