@@ -79,7 +79,7 @@ def build_parser(config_fields:bool=False) -> argparse.ArgumentParser:
     ex.add_argument('--progress', action=argparse.BooleanOptionalAction, default=True, help='progress bar with texts/s and ETA on stderr')
     mg = sub.add_parser('merge', help='join extract shard outputs in input order',
                         description='Join the outputs of `extract --shard K/N` (.jsonl or .parquet, in any order) into OUTPUT in input order, '
-                                    'checking that every index appears exactly once.')
+                                    'checking that all N shards are there (from their OUTPUT.shard.json records) and every index appears exactly once.')
     mg.add_argument('inputs', nargs='+', help='the shard outputs')
     mg.add_argument('--output', required=True, help='.jsonl or .parquet file to write')
     sv = sub.add_parser('serve', help='an HTTP JSON API for the detector (POST /v1/detect, GET /healthz, /docs)',

@@ -7,8 +7,8 @@ Docs: https://toxitrace.github.io/toxitrace/detector.html.md"""
 # %% auto #0
 __all__ = ['TOXIC_WORDS', 'NEGATIONS', 'SPAN_METHODS', 'THRESHOLD_FILE', 'INPUT_SUFFIXES', 'OUTPUT_SUFFIXES', 'TextScores',
            'char_saliency', 'toxic_class', 'Detector', 'length_sorted_batches', 'stored_threshold', 'iter_texts',
-           'read_texts', 'resolve_device', 'parse_shard', 'shard_range', 'merge_outputs', 'partial_paths',
-           'extract_range', 'run_extract', 'cjk_font', 'plot_saliency', 'highlight_html']
+           'read_texts', 'resolve_device', 'parse_shard', 'shard_range', 'shard_record_path', 'merge_outputs',
+           'partial_paths', 'extract_range', 'run_extract', 'cjk_font', 'plot_saliency', 'highlight_html']
 
 # %% ../nbs/07_detector.ipynb #d4cdfc39
 import html, json, math, os, time, warnings
@@ -113,14 +113,17 @@ def score_batch(self:Detector, enc:EncodedTexts, idx) -> list[TextScores]:
     "P(toxic) and valid-token scores of the texts `idx` of `enc`, padded into one batch: one attribution pass."
     pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
     device = next(self.model.parameters()).device
-    ids, mask, _ = pad_collate([(enc.input_ids[i], 0) for i in idx], pad_id)
-    valid = torch.zeros_like(mask, dtype=torch.bool)
-    for j, i in enumerate(idx): valid[j, :len(enc.input_ids[i])] = torch.from_numpy(enc.valid(i))
+    T = max(len(enc.input_ids[i]) for i in idx)
+    ids, mask, valid = np.full((len(idx), T), pad_id, dtype=np.int64), np.zeros((len(idx), T), dtype=np.int64), np.zeros((len(idx), T), dtype=bool)
+    for j, i in enumerate(idx):                            # filled in numpy: one tensor each, not one per text
+        n = len(enc.input_ids[i])
+        ids[j, :n], mask[j, :n], valid[j, :n] = enc.input_ids[i], 1, [b > a for a, b in enc.offsets[i]]
     target = torch.full((len(idx),), self.toxic_class, dtype=torch.long, device=device)
-    logits, scores = self.attribution(self.model, ids.to(device), mask.to(device), valid.to(device), target)
+    logits, scores = self.attribution(self.model, torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device),
+                                      torch.from_numpy(valid).to(device), target)
     probs = torch.softmax(logits.detach().float(), -1)[:, self.toxic_class].cpu().tolist()
     scores = scores.detach().float().cpu().numpy()
-    return [TextScores(enc.texts[i], probs[j], valid_offsets(enc.offsets[i]), scores[j][valid[j].numpy()], enc.truncated[i])
+    return [TextScores(enc.texts[i], probs[j], valid_offsets(enc.offsets[i]), scores[j][valid[j]], enc.truncated[i])
             for j, i in enumerate(idx)]
 
 @patch
@@ -153,6 +156,14 @@ def char_spans(self:Detector, ts:TextScores, method:str=None) -> list[tuple[int,
     "Merged character spans of one scored text."
     return token_spans_to_char_spans(self.token_spans(ts.scores, method), ts.offsets)
 
+def _char_saliency_list(n_chars:int, offsets, scores) -> list[float]:
+    "`char_saliency(n_chars, offsets, scores).tolist()` built as a list directly (float32 values, as there), without the array."
+    out = [0.0] * n_chars
+    for (a, b), s in zip(offsets, np.asarray(scores, dtype=np.float32).tolist()):
+        b = min(b, n_chars)
+        if b > a: out[a:b] = [s] * (b - a)
+    return out
+
 @patch
 def result(self:Detector, ts:TextScores, all_spans:bool=False) -> dict:
     "The user-facing dict of one scored text."
@@ -160,7 +171,7 @@ def result(self:Detector, ts:TextScores, all_spans:bool=False) -> dict:
     spans = self.char_spans(ts) if label or all_spans else []
     return dict(text=ts.text, label=label, label_name=self.label_names[label], prob_toxic=ts.prob,
                 spans=[dict(start=a, stop=b, text=ts.text[a:b]) for a, b in spans],
-                saliency=char_saliency(len(ts.text), ts.offsets, ts.scores).tolist(), truncated=ts.truncated)
+                saliency=_char_saliency_list(len(ts.text), ts.offsets, ts.scores), truncated=ts.truncated)
 
 @patch
 def predict(self:Detector, texts, batch_size:int=32, progress:bool=True, all_spans:bool=False) -> list[dict]:
@@ -311,23 +322,68 @@ def _record_lines(path:Path):
             for rec in b.to_pylist(): n += 1; yield n, json.dumps(rec, ensure_ascii=False) + '\n'
     else: yield from enumerate(_jsonl_lines(path), 1)
 
+def shard_record_path(output) -> Path:
+    "Where `extract --shard K/N` records which shard `output` holds: `OUTPUT.shard.json`, written once the shard is complete."
+    output = Path(output)
+    return output.with_name(output.name + '.shard.json')
+
+def _shard_record(p:Path) -> dict|None:
+    "The shard record of the extraction output `p` (None without one); a one-line error naming it if it is unreadable."
+    rec = shard_record_path(p)
+    if not rec.is_file(): return None
+    try: d = json.loads(rec.read_text(encoding='utf-8'))
+    except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{rec}: not a readable shard record") from None
+    if not (isinstance(d, dict) and d.get('format') == 'toxitrace-shard/1' and all(k in d for k in ('shard', 'start', 'stop', 'n_total', 'run'))):
+        raise ValueError(f"{rec}: not a toxitrace shard record")
+    return d
+
+def _check_shards(inputs) -> tuple[int|None, dict]:
+    "Whether `inputs` are all N shards of one `extract --shard` run: (the run's text count or None without shard records, {path: record})."
+    recs = {p: _shard_record(p) for p in inputs}
+    have = [p for p in inputs if recs[p]]
+    if not have: return None, recs
+    if len(have) < len(inputs):
+        lone = next(p for p in inputs if not recs[p])
+        raise ValueError(f"{lone}: no shard record ({shard_record_path(lone).name}) although {have[0]} has one: give the outputs of one `extract --shard K/N` run")
+    first = recs[have[0]]
+    for p in have[1:]:
+        if recs[p]['shard'][1] != first['shard'][1] or recs[p]['run'] != first['run'] or recs[p]['n_total'] != first['n_total']:
+            raise ValueError(f"{have[0]} and {p} are shards of different extract runs (N, input, model or options differ)")
+    n, by_k = first['shard'][1], {}
+    for p in have:
+        k = recs[p]['shard'][0]
+        if k in by_k: raise ValueError(f"shard {k}/{n} given twice: {by_k[k]} and {p}")
+        by_k[k] = p
+    if (missing := [k for k in range(n) if k not in by_k]):
+        raise ValueError(f"missing shard{'s' * (len(missing) > 1)} {', '.join(f'{k}/{n}' for k in missing)}: "
+                         f"merge needs all {n} shards of the run, got {len(by_k)}")
+    return first['n_total'], recs
+
+def _missing_input(p:Path) -> str:
+    "The error for an input that is not there: an unfinished shard if its partial file is."
+    if partial_paths(p)[0].exists(): return f"{p}: not finished (only {partial_paths(p)[0].name} exists): rerun its extract command to resume it"
+    return f"{p}: no such file"
+
 def merge_outputs(inputs, output, start:int=0) -> dict:
-    "Join extraction outputs (shards, .jsonl or .parquet) into `output` in input order, checking that the indices run `start`, `start`+1, ... without gap or repeat."
+    "Join extraction outputs (shards, .jsonl or .parquet) into `output` in input order, checking that the indices run `start`, `start`+1, ... without gap or repeat and, for `extract --shard` outputs, that all N shards are there and complete."
     inputs, output = [Path(p) for p in inputs], Path(output)
     if output.suffix.lower() not in OUTPUT_SUFFIXES: raise ValueError(f"--output {output}: use a .jsonl or .parquet file")
     for p in inputs:
-        if not p.is_file(): raise FileNotFoundError(f"{p}: no such file")
+        if not p.is_file(): raise FileNotFoundError(_missing_input(p))
         if p.resolve() == output.resolve(): raise ValueError(f"--output {output} is also an input; choose another path")
+    n_total, recs = _check_shards(inputs)
     def first_index(p):
         for n, line in _record_lines(p):
             try: return json.loads(line)['index']
             except (json.JSONDecodeError, KeyError, TypeError): raise ValueError(f"{p}: line {n}: not an extraction record") from None
         return None
     firsts = {p: first_index(p) for p in inputs}
-    order = sorted((p for p in inputs if firsts[p] is not None), key=lambda p: firsts[p])
+    order = sorted(inputs, key=lambda p: recs[p]['start']) if n_total is not None else \
+            sorted((p for p in inputs if firsts[p] is not None), key=lambda p: firsts[p])
     state = dict(next=start, n_toxic=0)
     def lines():
         for p in order:
+            n = 0
             for n, line in _record_lines(p):
                 try: rec = json.loads(line)
                 except json.JSONDecodeError: raise ValueError(f"{p}: line {n}: incomplete or invalid JSON (an unfinished shard?)") from None
@@ -336,8 +392,12 @@ def merge_outputs(inputs, output, start:int=0) -> dict:
                     raise ValueError(f"{p}: line {n}: index {rec.get('index')}, expected {state['next']} ({what})")
                 state['next'] += 1; state['n_toxic'] += int(rec.get('label', 0))
                 yield line
+            if recs[p] and n != recs[p]['stop'] - recs[p]['start']:
+                k, N = recs[p]['shard']
+                raise ValueError(f"{p}: shard {k}/{N} holds {n} records, its shard record says {recs[p]['stop'] - recs[p]['start']} (incomplete or cut off)")
     _write_records(output, lines())
-    return dict(n_texts=state['next'] - start, n_toxic=state['n_toxic'], output=str(output), inputs=[str(p) for p in order])
+    return dict(n_texts=state['next'] - start, n_toxic=state['n_toxic'], output=str(output), inputs=[str(p) for p in order],
+                shards=None if n_total is None else len(inputs))
 
 # %% ../nbs/07_detector.ipynb #b382d370
 def _rounded(result:dict, i:int) -> dict:
@@ -450,6 +510,12 @@ def run_extract(model_dir, input_path, output_path, batch_size:int=32, text_colu
                           det.max_length, det.span_method, chunk_size, batch_size, all_spans, [k, n], n_total)
         out = extract_range(det, iter_texts(input_path, text_column, chunk_size), start, stop, target, key, chunk_size,
                             batch_size, all_spans, progress)
+        if shard is not None:                                                # what `merge` checks: all N shards, each complete
+            model_files = [[q.name, q.stat().st_size] for q in sorted(Path(model_dir).iterdir()) if q.is_file()] if Path(model_dir).is_dir() else [str(model_dir)]
+            run = fingerprint('toxitrace-shard-run/1', input_path.name, input_path.stat().st_size, text_column, model_files, det.threshold,
+                              det.max_length, det.span_method, all_spans, n_total)
+            write_json_atomic(shard_record_path(output_path), dict(format='toxitrace-shard/1', shard=[k, n], start=start, stop=stop,
+                                                                   n_total=n_total, run=run, output=output_path.name))
         if ranked:
             dist.barrier()
             if k == 0:
