@@ -188,7 +188,7 @@ def from_pretrained(cls:Detector, folder, device='cpu', **kwargs):
     if 'threshold' not in kwargs and Path(folder).is_dir(): kwargs['threshold'] = stored_threshold(folder)
     return _load_detector(cls, folder, device=device, **kwargs)
 
-# %% ../nbs/07_detector.ipynb #9a734946
+# %% ../nbs/07_detector.ipynb #ddf98439
 from .perturb import Normalizer, default_normalizer, spans_to_original
 
 def on_original(r:dict, text:str, offset_map) -> dict:
