@@ -458,8 +458,8 @@ def _check_paths(input_path:Path, output_path:Path):
     if output_path.suffix.lower() not in OUTPUT_SUFFIXES: raise ValueError(f"--output {output_path}: use a .jsonl or .parquet file")
 
 def run_extract(model_dir, input_path, output_path, batch_size:int=32, text_column:str='text', device='auto',
-                progress:bool=True, all_spans:bool=False, chunk_size:int=2048, shard=None, toxic_label=None) -> dict:
-    "Stream texts from `input_path` (.txt/.csv/.jsonl/.parquet) through the detector of the classifier in `model_dir` (ours or any transformers one; `toxic_label`: its toxic class) into `output_path` (.jsonl/.parquet): resumable, optionally one `shard` 'K/N', sharded over ranks under torchrun."
+                progress:bool=True, all_spans:bool=False, chunk_size:int=2048, shard=None, toxic_label=None, normalize:bool=False) -> dict:
+    "Stream texts from `input_path` (.txt/.csv/.jsonl/.parquet) through the detector of the classifier in `model_dir` (ours or any transformers one; `toxic_label`: its toxic class) into `output_path` (.jsonl/.parquet): resumable, optionally one `shard` 'K/N', sharded over ranks under torchrun; `normalize`: read cloaked text through the lexicon normaliser (spans stay on the input text)."
     t0 = time.perf_counter()
     input_path, output_path = Path(input_path), Path(output_path)
     _check_paths(input_path, output_path)
@@ -475,11 +475,12 @@ def run_extract(model_dir, input_path, output_path, batch_size:int=32, text_colu
         own_group = not dist.is_initialized()
         if own_group: dist.init_process_group('gloo')                        # only for the barrier before the merge
     try:
-        det = Detector.from_pretrained(model_dir, device=device, toxic_label=toxic_label)
+        det = Detector.from_pretrained(model_dir, device=device, toxic_label=toxic_label, normalize=normalize)
         target = output_path.with_name(f'{output_path.name}.rank{k}-of-{n}.jsonl') if ranked else output_path
         start, stop = shard_range(n_total, k, n)
         key = fingerprint('toxitrace-extract/1', _file_stamp(input_path), text_column, _folder_stamp(model_dir), det.threshold,
-                          det.max_length, det.span_method, chunk_size, batch_size, all_spans, [k, n], n_total)
+                          det.max_length, det.span_method, chunk_size, batch_size, all_spans, [k, n], n_total,
+                          *([repr(det.normalizer)] if det.normalizer else []))
         out = extract_range(det, iter_texts(input_path, text_column, chunk_size), start, stop, target, key, chunk_size,
                             batch_size, all_spans, progress)
         if ranked:

