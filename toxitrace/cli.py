@@ -77,6 +77,7 @@ def build_parser(config_fields:bool=False) -> argparse.ArgumentParser:
     ex.add_argument('--chunk-size', type=int, default=2048, help='texts read, scored and written at a time: bounds memory (default: 2048)')
     ex.add_argument('--shard', default=None, metavar='K/N', help='score only the K-th of N contiguous slices of the input (0-based); join them with merge')
     ex.add_argument('--progress', action=argparse.BooleanOptionalAction, default=True, help='progress bar with texts/s and ETA on stderr')
+    ex.add_argument('--normalize', action='store_true', help='read cloaked text (traditional, emoji, pinyin, homophones of lexicon terms) through the lexicon normaliser first; spans stay on the input text (default: off, the paper\'s setting)')
     mg = sub.add_parser('merge', help='join extract shard outputs in input order',
                         description='Join the outputs of `extract --shard K/N` (.jsonl or .parquet, in any order) into OUTPUT in input order, '
                                     'checking that all N shards are there (from their OUTPUT.shard.json records) and every index appears exactly once.')
@@ -95,6 +96,19 @@ def build_parser(config_fields:bool=False) -> argparse.ArgumentParser:
     sv.add_argument('--max-chars', type=int, default=2000, help='characters per text, else 422 unless the request asks to truncate (default: 2000)')
     sv.add_argument('--max-body-bytes', type=int, default=1 << 20, help='request body size, else 413 (default: 1 MiB)')
     sv.add_argument('--batch-size', type=int, default=32, help='texts per forward/backward pass inside a batch (default: 32)')
+    sv.add_argument('--normalize', action='store_true', help='read cloaked text through the lexicon normaliser first; spans stay on the request text (default: off)')
+    rb = sub.add_parser('robustness', help='per cloaking type: recall, retention, AUROC, span char F1 and FPR on perturbed CNTP sentences',
+                        description='Perturb --n CNTP toxic sentences of --part on their gold spans (and as many non-toxic ones) by each cloaking type '
+                                    '(traditional, similar, split, homophone, initials, pinyin, swap, emoji) and print, per type, the recall of the '
+                                    'classifier in --model, its retention (recall / clean recall), AUROC against the clean non-toxic sentences, '
+                                    'span char F1 against the perturbed gold spans and the FPR on the perturbed non-toxic sentences.')
+    rb.add_argument('--model', required=True, help='a classifier folder (its threshold.json, if any, sets the threshold)')
+    rb.add_argument('--types', nargs='+', default=None, metavar='TYPE', help='cloaking types (default: all eight)')
+    rb.add_argument('--normalize', action='store_true', help='with the lexicon normaliser in front of the model')
+    rb.add_argument('--n', type=int, default=400, help='toxic and non-toxic sentences each, seeded (0: all of the part; default: 400)')
+    rb.add_argument('--part', default='test', choices=['dev', 'test', 'all'], help='CNTP part: the dev slice or the test rest (default: test)')
+    rb.add_argument('--seed', type=int, default=0); rb.add_argument('--out', default=None, help='JSON file to write')
+    rb.add_argument('--device', default='auto'); rb.add_argument('--data-dir', default=None)
     cal = sub.add_parser('calibrate', help="choose and store the model's decision threshold for a precision, recall or FPR target",
                          description='Score the labelled --data/--split with --model, choose the threshold that meets --target '
                                      '(precision=X: the lowest reaching it; fpr=X: the lowest within it; recall=X: the highest keeping '
@@ -152,7 +166,7 @@ def main(argv=None) -> int:
             from toxitrace.detector import run_extract
             r = run_extract(args.model, args.input, args.output, args.batch_size, args.text_column, args.device,
                             progress=args.progress, all_spans=args.all_spans, chunk_size=args.chunk_size, shard=args.shard,
-                            toxic_label=args.toxic_label)
+                            toxic_label=args.toxic_label, normalize=args.normalize)
             resumed = f" (resumed after {r['resumed']})" if r['resumed'] else ''
             print(f"{r['n_texts']} texts{resumed}, {r['n_toxic']} predicted toxic, "
                   f"written to {r['output']} in {r['seconds']:.1f} s on {r['device']} at threshold {r['threshold']:g}")
@@ -164,7 +178,10 @@ def main(argv=None) -> int:
         elif args.command == 'serve':
             from toxitrace.serve import run_serve
             run_serve(args.model, args.host, args.port, args.device, args.max_batch, args.max_wait_ms, args.max_texts,
-                      args.max_chars, args.max_body_bytes, args.batch_size)
+                      args.max_chars, args.max_body_bytes, args.batch_size, args.normalize)
+        elif args.command == 'robustness':
+            from toxitrace.robustness import run_robustness
+            print(run_robustness(args.model, args.types, args.normalize, args.n, args.part, args.seed, args.data_dir, args.out, device=args.device))
         elif args.command == 'calibrate':
             from toxitrace.calibrate import calibrate
             r = calibrate(args.model, args.data, args.split, args.target, args.size, args.seed, args.data_dir, device=args.device)

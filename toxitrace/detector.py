@@ -6,9 +6,10 @@ Docs: https://toxitrace.github.io/toxitrace/detector.html.md"""
 
 # %% auto #0
 __all__ = ['TOXIC_WORDS', 'NEGATIONS', 'SPAN_METHODS', 'THRESHOLD_FILE', 'INPUT_SUFFIXES', 'OUTPUT_SUFFIXES', 'TextScores',
-           'char_saliency', 'toxic_class', 'Detector', 'length_sorted_batches', 'stored_threshold', 'iter_texts',
-           'read_texts', 'resolve_device', 'parse_shard', 'shard_range', 'shard_record_path', 'merge_outputs',
-           'partial_paths', 'extract_range', 'run_extract', 'cjk_font', 'plot_saliency', 'highlight_html']
+           'char_saliency', 'toxic_class', 'Detector', 'length_sorted_batches', 'stored_threshold', 'on_original',
+           'iter_texts', 'read_texts', 'resolve_device', 'parse_shard', 'shard_range', 'shard_record_path',
+           'merge_outputs', 'partial_paths', 'extract_range', 'run_extract', 'cjk_font', 'plot_saliency',
+           'highlight_html']
 
 # %% ../nbs/07_detector.ipynb #d4cdfc39
 import html, json, math, os, time, warnings
@@ -198,6 +199,38 @@ def from_pretrained(cls:Detector, folder, device='cpu', **kwargs):
     "A detector for a saved classifier folder, deciding at its calibrated threshold (`threshold.json`) unless `threshold` is given."
     if 'threshold' not in kwargs and Path(folder).is_dir(): kwargs['threshold'] = stored_threshold(folder)
     return _load_detector(cls, folder, device=device, **kwargs)
+
+# %% ../nbs/07_detector.ipynb #ddf98439
+from .perturb import Normalizer, default_normalizer, spans_to_original
+
+def on_original(r:dict, text:str, offset_map) -> dict:
+    "A result `r` computed on a normalised text, moved onto the original `text` through `offset_map` (spans, saliency; `normalized` keeps the model's text)."
+    spans = spans_to_original([(s['start'], s['stop']) for s in r['spans']], offset_map)
+    sal = np.zeros(len(text), dtype=np.float32)
+    for v, (a, b) in zip(r['saliency'], offset_map): sal[a:b] = np.maximum(sal[a:b], v)
+    return dict(r, text=text, spans=[dict(start=a, stop=b, text=text[a:b]) for a, b in spans], saliency=sal.tolist(),
+                normalized=r['text'])
+
+_predict_plain = Detector.predict
+
+@patch
+def predict(self:Detector, texts, batch_size:int=32, progress:bool=True, all_spans:bool=False) -> list[dict]:
+    "For each text, in input order: label, P(toxic), toxic character spans and per-character saliency; with `self.normalizer`, computed on the normalised text and reported on the original."
+    norm = getattr(self, 'normalizer', None)
+    if norm is None: return _predict_plain(self, texts, batch_size, progress, all_spans)
+    texts = list(texts)
+    pairs = [norm(t) if isinstance(t, str) else (t, []) for t in texts]
+    res = _predict_plain(self, [p[0] for p in pairs], batch_size, progress, all_spans)
+    return [on_original(r, t, m) if isinstance(t, str) else r for r, t, (_, m) in zip(res, texts, pairs)]
+
+_load_plain = Detector.from_pretrained.__func__
+
+@patch(cls_method=True)
+def from_pretrained(cls:Detector, folder, device='cpu', normalize=False, **kwargs):
+    "A detector for a saved classifier folder (see above); `normalize`: True for the lexicon normaliser, or a `Normalizer`, to read cloaked text."
+    det = _load_plain(cls, folder, device=device, **kwargs)
+    det.normalizer = default_normalizer() if normalize is True else (normalize or None)
+    return det
 
 # %% ../nbs/07_detector.ipynb #14fcaa75
 INPUT_SUFFIXES = ('.txt', '.csv', '.jsonl', '.parquet')
@@ -486,8 +519,8 @@ def _check_paths(input_path:Path, output_path:Path):
     if output_path.suffix.lower() not in OUTPUT_SUFFIXES: raise ValueError(f"--output {output_path}: use a .jsonl or .parquet file")
 
 def run_extract(model_dir, input_path, output_path, batch_size:int=32, text_column:str='text', device='auto',
-                progress:bool=True, all_spans:bool=False, chunk_size:int=2048, shard=None, toxic_label=None) -> dict:
-    "Stream texts from `input_path` (.txt/.csv/.jsonl/.parquet) through the detector of the classifier in `model_dir` (ours or any transformers one; `toxic_label`: its toxic class) into `output_path` (.jsonl/.parquet): resumable, optionally one `shard` 'K/N', sharded over ranks under torchrun."
+                progress:bool=True, all_spans:bool=False, chunk_size:int=2048, shard=None, toxic_label=None, normalize:bool=False) -> dict:
+    "Stream texts from `input_path` (.txt/.csv/.jsonl/.parquet) through the detector of the classifier in `model_dir` (ours or any transformers one; `toxic_label`: its toxic class) into `output_path` (.jsonl/.parquet): resumable, optionally one `shard` 'K/N', sharded over ranks under torchrun; `normalize`: read cloaked text through the lexicon normaliser (spans stay on the input text)."
     t0 = time.perf_counter()
     input_path, output_path = Path(input_path), Path(output_path)
     _check_paths(input_path, output_path)
@@ -503,11 +536,12 @@ def run_extract(model_dir, input_path, output_path, batch_size:int=32, text_colu
         own_group = not dist.is_initialized()
         if own_group: dist.init_process_group('gloo')                        # only for the barrier before the merge
     try:
-        det = Detector.from_pretrained(model_dir, device=device, toxic_label=toxic_label)
+        det = Detector.from_pretrained(model_dir, device=device, toxic_label=toxic_label, normalize=normalize)
         target = output_path.with_name(f'{output_path.name}.rank{k}-of-{n}.jsonl') if ranked else output_path
         start, stop = shard_range(n_total, k, n)
         key = fingerprint('toxitrace-extract/1', _file_stamp(input_path), text_column, _folder_stamp(model_dir), det.threshold,
-                          det.max_length, det.span_method, chunk_size, batch_size, all_spans, [k, n], n_total)
+                          det.max_length, det.span_method, chunk_size, batch_size, all_spans, [k, n], n_total,
+                          *([repr(det.normalizer)] if det.normalizer else []))
         out = extract_range(det, iter_texts(input_path, text_column, chunk_size), start, stop, target, key, chunk_size,
                             batch_size, all_spans, progress)
         if shard is not None:                                                # what `merge` checks: all N shards, each complete

@@ -178,9 +178,9 @@ def background_server(app, host:str='127.0.0.1', port:int=0, timeout:float=30.0)
         sock.close()
 
 def run_serve(model_dir, host:str='127.0.0.1', port:int=8000, device='auto', max_batch:int=64, max_wait_ms:float=5.0,
-              max_texts:int=64, max_chars:int=2000, max_body_bytes:int=1 << 20, batch_size:int=32):
-    "Serve the detector saved in `model_dir` on `host`:`port` until SIGINT/SIGTERM, which finishes the requests in flight."
+              max_texts:int=64, max_chars:int=2000, max_body_bytes:int=1 << 20, batch_size:int=32, normalize:bool=False):
+    "Serve the detector saved in `model_dir` on `host`:`port` until SIGINT/SIGTERM, which finishes the requests in flight; `normalize`: read cloaked text through the lexicon normaliser."
     import uvicorn
-    det = Detector.from_pretrained(model_dir, device=resolve_device(device))
+    det = Detector.from_pretrained(model_dir, device=resolve_device(device), normalize=normalize)
     app = create_app(det, max_batch, max_wait_ms, max_texts, max_chars, max_body_bytes, batch_size)
     uvicorn.run(app, host=host, port=port, log_level='info', timeout_graceful_shutdown=30)
