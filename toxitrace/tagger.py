@@ -151,7 +151,7 @@ def tagged_spans(text: str, offsets, probs, threshold: float = 0.5) -> list[tupl
 # %% ../nbs/08b_tagger.ipynb #180f875a
 TAGGER_FORMAT = 'toxitrace-tagger/1'
 
-TAGGER_DEFAULTS = dict(encoder='small', num_hidden_layers=6, kinds=list(TAGGER_KINDS), epochs=3, bs=16, lr=5e-5,
+TAGGER_DEFAULTS = dict(encoder='small', num_hidden_layers=4, kinds=list(TAGGER_KINDS), epochs=2, bs=16, lr=5e-5,
                        head_lr=1e-3, max_length=128, seed=0)
 
 def default_tagger_dir() -> Path:
@@ -242,7 +242,7 @@ class LearnedRefiner(Refiner):
         self.model, self.tokenizer, self.meta = model, tokenizer, meta or {}
         self.threshold, self.kinds, self.cues, self.lexicon, self.bs = threshold, tuple(kinds), cues, lexicon, bs
         self.max_length = max_length or self.meta.get('config', {}).get('max_length', 128)
-        self._probs = {}
+        self._probs, self._matches = {}, {}
         lex = '' if lexicon is None else f"/lexicon={len(lexicon)} terms {fingerprint(lexicon.terms)[:8]}"
         self.version = f"1/tagger {self.meta.get('fingerprint', 'unsaved')}/{'+'.join(self.kinds)}>={threshold}/cues={cues}{lex}"
 
@@ -250,7 +250,7 @@ class LearnedRefiner(Refiner):
         "The same tagger with other settings (`threshold`, `kinds`, `cues`, `lexicon`), sharing the probabilities computed so far."
         kw = dict(threshold=self.threshold, kinds=self.kinds, cues=self.cues, lexicon=self.lexicon, max_length=self.max_length, bs=self.bs)
         r = LearnedRefiner(self.model, self.tokenizer, self.meta, **dict(kw, **kwargs))
-        r._probs = self._probs
+        r._probs, r._matches = self._probs, self._matches
         return r
 
     def probs(self, texts) -> list[tuple[list, np.ndarray]]:
@@ -265,7 +265,10 @@ class LearnedRefiner(Refiner):
         spans = tagged_spans(text, offsets, probs[:, cols].max(1), self.threshold) if len(offsets) else []
         cue = cue_char_spans(text, cues)
         if self.cues == 'overlap': spans = [s for s in spans if any(a < s[1] and s[0] < b for a, b in cue)]
-        if self.lexicon is not None: spans += self.lexicon.find(text)
+        if self.lexicon is not None:
+            key = (id(self.lexicon), text)
+            if key not in self._matches: self._matches[key] = self.lexicon.find(text)
+            spans += self._matches[key]
         if not spans and self.cues != 'ignore': spans = cue
         spans = merge_spans([s for s in (trim_span(text, s) for s in spans) if s])
         return Refinement(spans, [text[a:b] for a, b in spans], [])
