@@ -283,7 +283,7 @@ class LearnedRefiner(Refiner):
 # %% ../nbs/08b_tagger.ipynb #7fa4c322
 REFINER_NAMES = cusa.REFINER_NAMES + ('learned',)
 
-LEARNED_SETTINGS = dict(threshold=0.5, kinds=('target', 'argument'), cues='fallback', lexicon='none')
+LEARNED_SETTINGS = dict(threshold=0.7, kinds=('target',), cues='overlap', lexicon='state')   # chosen on the CNTP dev slice
 
 def learned_lexicon(name: str, data_dir=None) -> Lexicon | None:
     "The lexicon a `LearnedRefiner` adds: 'none', 'lexicons' (STATE and ToxiCN) or 'state' (those plus the terms mined from STATE, `state_span_terms`)."
