@@ -47,8 +47,8 @@ def build_parser(config_fields:bool=False) -> argparse.ArgumentParser:
     ann = sub.add_parser('annotate', help='CuSA weak span labels for a data set split', description='CuSA weak span labels (toxitrace.cusa.annotate_dataset) for a data set split, with the cues of the classifier in --model; --refiner cues: no refinement (the no_cusa ablation).')
     ann.add_argument('--model', required=True, help='a classifier folder (the warm-up classifier of a run, say)')
     ann.add_argument('--dataset', default='cold'); ann.add_argument('--split', default='train')
-    ann.add_argument('--refiner', default='auto', choices=['auto', 'lexicon', 'state', 'claude', 'cues'],
-                     help='auto: Claude when ANTHROPIC_API_KEY is set, else state; state: the lexicons + STATE-mined spans (CNTP posts dropped); lexicon: the lexicons alone; cues: no refinement')
+    ann.add_argument('--refiner', default='auto', choices=['auto', 'lexicon', 'state', 'claude', 'learned', 'cues'],
+                     help='auto: Claude when ANTHROPIC_API_KEY is set, else state; state: the lexicons + STATE-mined spans (CNTP posts dropped); lexicon: the lexicons alone; learned: the span tagger of toxitrace.tagger (STATE spans, CNTP posts dropped; trained into $TOXITRACE_TAGGER or ~/.cache/toxitrace/tagger on first use); cues: no refinement')
     ann.add_argument('--size', type=int, default=0, help='a stratified sample of this many texts (0: all)')
     ann.add_argument('--seed', type=int, default=0); ann.add_argument('--method', default='bicse', choices=['bicse', 'topk'])
     ann.add_argument('--out', default='outputs/annotate'); ann.add_argument('--data-dir', default=None)

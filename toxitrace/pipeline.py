@@ -31,6 +31,9 @@ from .reasoning import ClaudeReasoner, TemplateReasoner, default_reasoner, gener
 from .joint import EpochCheckpoint, EpochSeed, add_toxitrace, distributed, drop_pooler, fit_joint, history_rows, joint_dataloaders, load_checkpoint, on_rank0, plain_dataloaders, unwrap
 from .evaluation import evaluate_classifier, run_tables
 
+# %% ../nbs/14_pipeline.ipynb #b11b0001
+from .tagger import REFINER_NAMES, named_refiner   # cusa's refiner names and factory plus `learned` (08b_tagger's LearnedRefiner)
+
 # %% ../nbs/14_pipeline.ipynb #9feebc12
 def joint_preset(name:str) -> dict:
     "A model `preset` plus the data sizes (0: all) and epochs of a full ToxiTrace run: 'small' (2 CPU cores) or 'paper' (CUDA)."
@@ -60,7 +63,7 @@ class ToxiTraceConfig:
     warmup_epochs: int = None
     warmup_dir: str = None        # an existing warm-up classifier folder instead of stage 1
     init: str = None              # a classifier to start from (ours, or any transformers one: folder or hub name); warm-up continues it
-    refiner: str = 'auto'         # auto | lexicon | state | claude
+    refiner: str = 'auto'         # auto | lexicon | state | claude | learned (08b_tagger)
     reasoner: str = 'auto'        # auto | template | claude
     cue_method: str = 'bicse'
     no_cusa: bool = False
