@@ -6,14 +6,14 @@ Docs: https://toxitrace.github.io/toxitrace/model.html.md"""
 
 # %% auto #0
 __all__ = ['PAPER_ENCODER', 'SMALL_ENCODER_UPSTREAM', 'POOLINGS', 'CLASSIFIER_FORMAT', 'TOKENIZER_FILES', 'HUB_LICENCES',
-           'small_encoder_path', 'load_encoder', 'preset', 'clean_offsets', 'EncodedTexts', 'encode_texts',
-           'masked_mean', 'ToxicityClassifier', 'EncodedDataset', 'pad_collate', 'text_dataloader', 'text_dataloaders',
-           'classifier_splitter', 'toxicity_metrics', 'adamw', 'warmup_learner', 'fit_cosine', 'predict_proba',
-           'load_tokenizer', 'ClassifierHead', 'HFSequenceClassifier', 'model_card', 'write_model_card',
-           'save_classifier', 'load_classifier']
+           'small_encoder_path', 'load_encoder', 'preset', 'clean_offsets', 'EncodedTexts', 'blank_token_ids',
+           'encode_texts', 'masked_mean', 'ToxicityClassifier', 'EncodedDataset', 'pad_collate', 'text_dataloader',
+           'text_dataloaders', 'classifier_splitter', 'toxicity_metrics', 'adamw', 'warmup_learner', 'fit_cosine',
+           'predict_proba', 'load_tokenizer', 'ClassifierHead', 'HFSequenceClassifier', 'model_card',
+           'write_model_card', 'save_classifier', 'load_classifier']
 
 # %% ../nbs/04_model.ipynb #a5d6bce2
-import json, os, time
+import json, os, time, weakref
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -98,13 +98,24 @@ class EncodedTexts:
         "Bool mask (T_i,) of the tokens of text `i` that cover characters."
         return np.array([b > a for a, b in self.offsets[i]], dtype=bool)
 
+_BLANK_IDS = weakref.WeakKeyDictionary()
+
+def blank_token_ids(tokenizer) -> frozenset:
+    "Ids of the tokens that cover no visible character (a lone '▁'), special tokens excluded; cached per tokenizer and vocabulary size (a 250k vocabulary takes ~30 ms to scan)."
+    n = len(tokenizer)
+    hit = _BLANK_IDS.get(tokenizer)
+    if hit is None or hit[0] != n:
+        ids = {i for t, i in tokenizer.get_vocab().items() if t.strip('▁ ') == ''} - set(tokenizer.all_special_ids)
+        _BLANK_IDS[tokenizer] = hit = (n, frozenset(ids))
+    return hit[1]
+
 def encode_texts(tokenizer, texts, max_length:int=128) -> EncodedTexts:
     "Tokenise `texts` (truncating to `max_length` tokens) keeping cleaned character offsets."
     texts = [t if isinstance(t, str) else '' if t is None else str(t) for t in texts]
     if not texts: return EncodedTexts([], [], [], [])                       # fast tokenizers reject an empty batch
     enc = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=True,
                     return_special_tokens_mask=True, return_overflowing_tokens=False)
-    blank = {i for t, i in tokenizer.get_vocab().items() if t.strip('▁ ') == ''} - set(tokenizer.all_special_ids)
+    blank = blank_token_ids(tokenizer)
     offsets, truncated = [], []
     for text, ids, offs, special in zip(texts, enc['input_ids'], enc['offset_mapping'], enc['special_tokens_mask']):
         special = [s or i in blank for i, s in zip(ids, special)]
