@@ -22,10 +22,11 @@ import torch
 from fastcore.basics import patch
 
 from .spans import token_spans_to_char_spans, valid_offsets
-from .runs import atomic_path, fingerprint, write_json_atomic, write_jsonl
-from .model import EncodedTexts, encode_texts, pad_collate, load_classifier
+from .runs import atomic_path, fingerprint, write_json_atomic
+from .model import EncodedTexts, encode_texts, load_classifier
 from .saliency import gradient_saliency
 from .bicse import bicse, topk_spans
+from .perturb import default_normalizer, spans_to_original
 
 # %% ../nbs/07_detector.ipynb #07707a95
 @dataclass
@@ -71,10 +72,11 @@ SPAN_METHODS = ('bicse', 'topk')
 class Detector:
     "A toxicity classifier that returns, per text, its label, P(toxic), toxic character spans and per-character saliency."
     def __init__(self, model, tokenizer, max_length:int=128, threshold:float=0.5, span_method:str='bicse',
-                 topk_frac:float=0.15, attribution=gradient_saliency, toxic_label=None):
+                 topk_frac:float=0.15, attribution=gradient_saliency, toxic_label=None, normalizer=None):
         if span_method not in SPAN_METHODS: raise ValueError(f"span_method must be one of {SPAN_METHODS}, not {span_method!r}")
         self.model, self.tokenizer, self.max_length, self.threshold = model, tokenizer, max_length, threshold
         self.span_method, self.topk_frac, self.attribution = span_method, topk_frac, attribution
+        self.normalizer = normalizer              # a `Normalizer` (02c_perturb) to read cloaked text through, or None
         names = list(model.label_names)
         if model.head.out_features != len(names): raise ValueError(f"the model has {model.head.out_features} outputs but {len(names)} label names")
         self.toxic_class = toxic_class(names, toxic_label)
@@ -82,11 +84,11 @@ class Detector:
         self.label_names = {1: names[self.toxic_class], 0: other}
 
     @classmethod
-    def from_pretrained(cls, folder, device='cpu', **kwargs):
-        "A detector for a folder written by `save_classifier` or any transformers sequence classifier (folder or hub name; `toxic_label=` picks its toxic class); `max_length` defaults to the one it was trained with."
+    def from_pretrained(cls, folder, device='cpu', normalize=False, **kwargs):
+        "A detector for a folder written by `save_classifier` or any transformers sequence classifier (folder or hub name; `toxic_label=` picks its toxic class); `max_length` defaults to the one it was trained with; `normalize`: True for the lexicon normaliser, or a `Normalizer`, to read cloaked text."
         model, tokenizer, meta = load_classifier(folder, device=device)
         kwargs.setdefault('max_length', meta.get('max_length', 128))
-        return cls(model, tokenizer, **kwargs)
+        return cls(model, tokenizer, normalizer=default_normalizer() if normalize is True else (normalize or None), **kwargs)
 
 # %% ../nbs/07_detector.ipynb #1dcdc2ec
 def length_sorted_batches(lengths, batch_size:int) -> list[list[int]]:
@@ -176,8 +178,13 @@ def result(self:Detector, ts:TextScores, all_spans:bool=False) -> dict:
 
 @patch
 def predict(self:Detector, texts, batch_size:int=32, progress:bool=True, all_spans:bool=False) -> list[dict]:
-    "For each text, in input order: label, P(toxic), toxic character spans (predicted-toxic texts, or all with `all_spans`) and per-character saliency."
-    return [self.result(ts, all_spans) for ts in self.score(texts, batch_size, progress)]
+    "For each text, in input order: label, P(toxic), toxic character spans (predicted-toxic texts, or all with `all_spans`) and per-character saliency; with a `normalizer`, computed on the normalised text and reported on the original (`on_original`, below)."
+    plain = lambda xs: [self.result(ts, all_spans) for ts in self.score(xs, batch_size, progress)]
+    if self.normalizer is None: return plain(texts)
+    texts = list(texts)
+    pairs = [self.normalizer(t) if isinstance(t, str) else (t, []) for t in texts]
+    res = plain([p[0] for p in pairs])
+    return [on_original(r, t, m) if isinstance(t, str) else r for r, t, (_, m) in zip(res, texts, pairs)]
 
 # %% ../nbs/07_detector.ipynb #835f7abc
 THRESHOLD_FILE = 'threshold.json'
@@ -201,8 +208,6 @@ def from_pretrained(cls:Detector, folder, device='cpu', **kwargs):
     return _load_detector(cls, folder, device=device, **kwargs)
 
 # %% ../nbs/07_detector.ipynb #ddf98439
-from .perturb import Normalizer, default_normalizer, spans_to_original
-
 def on_original(r:dict, text:str, offset_map) -> dict:
     "A result `r` computed on a normalised text, moved onto the original `text` through `offset_map` (spans, saliency; `normalized` keeps the model's text)."
     spans = spans_to_original([(s['start'], s['stop']) for s in r['spans']], offset_map)
@@ -210,27 +215,6 @@ def on_original(r:dict, text:str, offset_map) -> dict:
     for v, (a, b) in zip(r['saliency'], offset_map): sal[a:b] = np.maximum(sal[a:b], v)
     return dict(r, text=text, spans=[dict(start=a, stop=b, text=text[a:b]) for a, b in spans], saliency=sal.tolist(),
                 normalized=r['text'])
-
-_predict_plain = Detector.predict
-
-@patch
-def predict(self:Detector, texts, batch_size:int=32, progress:bool=True, all_spans:bool=False) -> list[dict]:
-    "For each text, in input order: label, P(toxic), toxic character spans and per-character saliency; with `self.normalizer`, computed on the normalised text and reported on the original."
-    norm = getattr(self, 'normalizer', None)
-    if norm is None: return _predict_plain(self, texts, batch_size, progress, all_spans)
-    texts = list(texts)
-    pairs = [norm(t) if isinstance(t, str) else (t, []) for t in texts]
-    res = _predict_plain(self, [p[0] for p in pairs], batch_size, progress, all_spans)
-    return [on_original(r, t, m) if isinstance(t, str) else r for r, t, (_, m) in zip(res, texts, pairs)]
-
-_load_plain = Detector.from_pretrained.__func__
-
-@patch(cls_method=True)
-def from_pretrained(cls:Detector, folder, device='cpu', normalize=False, **kwargs):
-    "A detector for a saved classifier folder (see above); `normalize`: True for the lexicon normaliser, or a `Normalizer`, to read cloaked text."
-    det = _load_plain(cls, folder, device=device, **kwargs)
-    det.normalizer = default_normalizer() if normalize is True else (normalize or None)
-    return det
 
 # %% ../nbs/07_detector.ipynb #14fcaa75
 INPUT_SUFFIXES = ('.txt', '.csv', '.jsonl', '.parquet')
