@@ -26,13 +26,11 @@ from .data import CNTP_PARTS, TRAIN_DATASETS, data_record, load_dataset, resolve
 from .claude import Claude
 from .model import ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier, warmup_learner
 from .detector import Detector, plot_saliency
-from .cusa import CUE_METHODS, REFINER_NAMES, CueRefiner, annotate, annotate_dataset, load_annotations, named_refiner, save_annotations, write_annotation_card
+from .cusa import CUE_METHODS, CueRefiner, annotate, annotate_dataset, load_annotations, save_annotations, write_annotation_card
+from .tagger import REFINER_NAMES, named_refiner   # cusa's refiner names and factory plus `learned` (08b_tagger's LearnedRefiner)
 from .reasoning import ClaudeReasoner, TemplateReasoner, default_reasoner, generate_reasonings, load_reasonings, save_reasonings, write_reasoning_card
 from .joint import EpochCheckpoint, EpochSeed, add_toxitrace, distributed, drop_pooler, fit_joint, history_rows, joint_dataloaders, load_checkpoint, on_rank0, plain_dataloaders, unwrap
 from .evaluation import evaluate_classifier, run_tables
-
-# %% ../nbs/14_pipeline.ipynb #b11b0001
-from .tagger import REFINER_NAMES, named_refiner   # cusa's refiner names and factory plus `learned` (08b_tagger's LearnedRefiner)
 
 # %% ../nbs/14_pipeline.ipynb #9feebc12
 def joint_preset(name:str) -> dict:
