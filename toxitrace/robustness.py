@@ -11,6 +11,7 @@ __all__ = ['NONTOXIC_DEV_SIZE', 'random_spans', 'perturbed_frame', 'robustness_s
 # %% ../nbs/12b_robustness.ipynb #28fba282
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from .perturb import PERTURBATIONS, perturb, is_cjk
 from .evaluation import span_scores, safe_div
@@ -38,10 +39,9 @@ def perturbed_frame(df:pd.DataFrame, kind:str|None, seed:int=0, frac:float=0.3) 
 
 # %% ../nbs/12b_robustness.ipynb #6dddaa28
 def _auroc(pos, neg) -> float:
-    "AUROC of scores `pos` against `neg` (ties count half); 0.0 when either side is empty."
-    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    "AUROC of scores `pos` against `neg` (sklearn's `roc_auc_score`: ties count half); 0.0 when either side is empty."
     if not len(pos) or not len(neg): return 0.0
-    return float(((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / (len(pos) * len(neg)))
+    return float(roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[np.asarray(pos, float), np.asarray(neg, float)]))
 
 def robustness_scores(detector, toxic:pd.DataFrame, nontoxic:pd.DataFrame, kinds=tuple(PERTURBATIONS), seed:int=0,
                       batch_size:int=32, progress:bool=False) -> pd.DataFrame:
@@ -112,7 +112,6 @@ def plot_robustness(reports:dict, ax=None):
 def run_robustness(model_dir, kinds=None, normalize:bool=False, n:int=400, part:str='test', seed:int=0, data_dir=None,
                    out=None, batch_size:int=32, device='auto') -> str:
     "The per-type robustness table of the classifier in `model_dir` (with the lexicon normaliser when `normalize`); written as JSON to `out` if given."
-    from pathlib import Path
     from toxitrace.detector import Detector, resolve_device
     from toxitrace.data import data_record, resolve_data_dir
     from toxitrace.perturb import default_normalizer
