@@ -9,7 +9,6 @@ __all__ = ['TARGETS', 'parse_target', 'operating_curve', 'choose_threshold', 'ca
            'plot_operating_curve']
 
 # %% ../nbs/07b_calibrate.ipynb #1de8fe6b
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 from .runs import frame_fingerprint, run_record, write_json_atomic
 from .data import load_dataset, stratified_sample
 from .model import load_classifier, predict_proba
-from .detector import THRESHOLD_FILE, Detector, resolve_device, stored_threshold
+from .detector import THRESHOLD_FILE, resolve_device
 
 # %% ../nbs/07b_calibrate.ipynb #56818594
 TARGETS = ('precision', 'recall', 'fpr')

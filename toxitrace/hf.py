@@ -11,7 +11,6 @@ __all__ = ['ToxiTraceModelConfig', 'ToxiTraceForSequenceClassification', 'conver
 import os
 from pathlib import Path
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedModel, PretrainedConfig

@@ -16,8 +16,6 @@ import random, re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
-
 from fastcore.basics import patch
 
 from .spans import merge_spans

@@ -19,7 +19,7 @@ from torch import nn
 
 from .spans import char_spans_to_token_mask, entity_spans, mask_to_spans, merge_spans, token_spans_to_char_spans, trim_span
 from .runs import atomic_dir, fingerprint
-from .data import load_dataset, resolve_data_dir
+from .data import load_dataset
 from .model import encode_texts, load_encoder, small_encoder_path
 from . import cusa
 from .claude import RefineStats
