@@ -8,14 +8,16 @@ Docs: https://toxitrace.github.io/toxitrace/perturb.html.md"""
 __all__ = ['SHAPE_GROUPS', 'EMOJI_NAMES', 'PERTURBATIONS', 'NORMALIZE_STEPS', 'Perturbed', 'rewrite', 'text_rng', 'is_cjk',
            'char_rewriter', 'common_chars', 'to_traditional', 'decompose', 'similar_chars', 'to_similar', 'split_char',
            'join_index', 'to_split', 'char_pinyin', 'homophones', 'to_homophone', 'to_initials', 'to_pinyin', 'to_swap',
-           'emoji_table', 'char_emoji', 'to_emoji', 'perturb', 'compose_maps', 'spans_to_original', 'Normalizer',
-           'default_normalizer', 'normalize']
+           'emoji_table', 'char_emoji', 'to_emoji', 'perturb', 'random_spans', 'augment_frame', 'compose_maps',
+           'spans_to_original', 'Normalizer', 'default_normalizer', 'normalize']
 
 # %% ../nbs/02c_perturb.ipynb #c66daad7
 import random, re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+import pandas as pd
 from fastcore.basics import patch
 
 from .spans import merge_spans
@@ -228,6 +230,42 @@ def perturb(text:str, spans, kind:str, seed:int=0) -> Perturbed:
     "`text` with its `spans` cloaked by the perturbation `kind` (one of `PERTURBATIONS`), seeded."
     if kind not in PERTURBATIONS: raise ValueError(f"perturbation must be one of {sorted(PERTURBATIONS)}, not {kind!r}")
     return PERTURBATIONS[kind](text, spans, seed=seed)
+
+# %% ../nbs/02c_perturb.ipynb #e68ae37d
+def random_spans(text:str, frac:float=0.3, seed:int=0, width:int=2) -> list:
+    "Seeded, non-overlapping spans of `width` CJK characters covering about `frac` of `text`'s CJK characters (for texts without gold spans)."
+    rng = np.random.default_rng([seed, sum(map(ord, text)) % (2**31), len(text)])
+    starts = [i for i in range(len(text) - width + 1) if all(is_cjk(c) for c in text[i:i+width])]
+    want, out = max(1, round(frac * sum(map(is_cjk, text)) / width)) if starts else 0, []
+    for i in rng.permutation(starts):
+        if len(out) >= want: break
+        if all(i + width <= a or b <= i for a, b in out): out.append((int(i), int(i) + width))
+    return sorted(out)
+
+# %% ../nbs/02c_perturb.ipynb #cc8d17b8
+def augment_frame(df:pd.DataFrame, rate:float=0.5, kinds=tuple(PERTURBATIONS), seed:int=0, frac:float=0.3) -> pd.DataFrame:
+    "`df` followed by one cloaked copy of a seeded `rate` share of its rows (a type from `kinds` each), cloaked on the row's `spans` (moved with the text) or on `random_spans`; other columns copied."
+    if not 0 <= rate <= 1: raise ValueError(f"augment rate must be from 0 to 1, not {rate}")
+    kinds = tuple(kinds)
+    if not kinds or (bad := [k for k in kinds if k not in PERTURBATIONS]):
+        raise ValueError(f"augment kinds must be some of {list(PERTURBATIONS)}, not {list(kinds)}")
+    if not rate: return df
+    rng = np.random.default_rng(seed)
+    pick, which = rng.random(len(df)) < rate, rng.integers(len(kinds), size=len(df))
+    has_spans, rows, counts = 'spans' in df, [], dict.fromkeys(kinds, 0)
+    for i in np.flatnonzero(pick):
+        row = df.iloc[i].to_dict()
+        gold = [tuple(s) for s in row['spans']] if has_spans else []
+        where = gold or random_spans(row['text'], frac, seed)
+        tries = (kinds[(which[i] + j) % len(kinds)] for j in range(len(kinds)))    # the drawn type, else the next that changes the text
+        kind, p = next(((k, p) for k in tries if where and (p := perturb(row['text'], where, k, seed)).text != row['text']), (None, None))
+        if kind is None: continue
+        row['text'] = p.text
+        if has_spans: row['spans'] = p.spans if gold else []
+        rows.append(row); counts[kind] += 1
+    out = pd.concat([df, pd.DataFrame(rows, columns=df.columns)], ignore_index=True)
+    out.attrs = dict(df.attrs, augment=dict(rate=rate, seed=seed, rows=len(df), added=len(rows), kinds=counts))
+    return out
 
 # %% ../nbs/02c_perturb.ipynb #3f0dc587
 NORMALIZE_STEPS = ('t2s', 'emoji', 'pinyin', 'fuzzy')

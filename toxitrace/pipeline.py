@@ -6,11 +6,11 @@ Docs: https://toxitrace.github.io/toxitrace/pipeline.html.md"""
 
 # %% auto #0
 __all__ = ['REASONER_NAMES', 'CONFIG_CHOICES', 'CONFIG_RANGES', 'joint_preset', 'ToxiTraceConfig', 'ConfigError', 'config_errors',
-           'resolve_config', 'run_data', 'make_refiner', 'make_reasoner', 'check_run', 'ToxiTraceRun',
+           'resolve_config', 'run_data', 'make_refiner', 'make_reasoner', 'check_run', 'ToxiTraceRun', 'augment_terms',
            'train_toxitrace', 'compare_saliency', 'run_train', 'run_annotate', 'run_evaluate']
 
 # %% ../nbs/14_pipeline.ipynb #6de1c3d7
-import json, math, time
+import json, math, time, warnings
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -20,13 +20,15 @@ import torch
 from fastai.torch_core import set_seed
 from fastcore.basics import patch, store_attr
 
+from .spans import merge_spans
 from .runs import RunState, check_writable, fingerprint, frame_fingerprint, rank, run_record, stale_temps, write_json_atomic
 from .saliency import GRADIENT_FORMS
 from .data import CNTP_PARTS, TRAIN_DATASETS, data_record, load_dataset, resolve_data_dir, span_eval_frame, stratified_sample, train_valid_split
+from .perturb import augment_frame
 from .claude import Claude
 from .model import ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier, warmup_learner
 from .detector import Detector, plot_saliency
-from .cusa import CUE_METHODS, CueRefiner, annotate, annotate_dataset, load_annotations, save_annotations, write_annotation_card
+from .cusa import CUE_METHODS, CueRefiner, Lexicon, annotate, annotate_dataset, lexicon_terms, load_annotations, save_annotations, write_annotation_card
 from .tagger import REFINER_NAMES, named_refiner   # cusa's refiner names and factory plus `learned` (08b_tagger's LearnedRefiner)
 from .reasoning import ClaudeReasoner, TemplateReasoner, default_reasoner, generate_reasonings, load_reasonings, save_reasonings, write_reasoning_card
 from .joint import EpochCheckpoint, EpochSeed, add_toxitrace, distributed, drop_pooler, fit_joint, history_rows, joint_dataloaders, load_checkpoint, on_rank0, plain_dataloaders, unwrap
@@ -81,6 +83,7 @@ class ToxiTraceConfig:
     bs: int = None
     max_length: int = None
     reason_max_length: int = None
+    augment: float = 0.0          # cloaked copies (02c_perturb's augment_frame) of this share of the training texts, in warm-up and joint training; 0: off (the paper's setting)
     num_threads: int = None       # torch intra-op threads (None: torch's default)
     keep_checkpoints: bool = False  # keep joint_checkpoint.pth (the model and optimizer, hundreds of MB) after the joint stage
 
@@ -100,7 +103,7 @@ CONFIG_RANGES = dict(
     **{k: _at_least(2) for k in ('max_length', 'reason_max_length')},
     **{k: _at_least(0, 'a number') for k in ('lambda_grad', 'lambda_sem', 'margin')},
     **{k: ((lambda v: v > 0), 'a number > 0') for k in ('joint_enc_lr', 'joint_head_lr', 'alpha', 'cap', 'temperature')},
-    quantile=((lambda v: 0 <= v <= 1), 'a number from 0 to 1'),
+    **{k: ((lambda v: 0 <= v <= 1), 'a number from 0 to 1') for k in ('quantile', 'augment')},
     out=((lambda v: bool(v.strip())), 'a non-empty path'))
 
 _KINDS = {bool: ('true or false', lambda v: isinstance(v, bool)),
@@ -185,10 +188,30 @@ class ToxiTraceRun:
         self.out, self.keys = Path(cfg['out']), {}
         self.state = RunState(self.out, cfg)
 
+# %% ../nbs/14_pipeline.ipynb #5a924e8d
+def augment_terms(cfg:dict, refiner=None) -> list:
+    "The terms whose matches in toxic warm-up texts augmentation cloaks: `refiner`'s lexicon where it has one, else the data dir's lexicons (none, with a warning, when they can't be read)."
+    if (lex := getattr(refiner, 'lexicon', None)) is not None: return list(lex.terms)
+    try: return lexicon_terms(cfg['data_dir'])
+    except (OSError, ValueError) as e:
+        warnings.warn(f"augment: no lexicon to find toxic words in the warm-up texts ({e}); they are cloaked on random stretches")
+        return []
+
+@patch
+def augmented(self:ToxiTraceRun, df:pd.DataFrame, terms=()) -> pd.DataFrame:
+    "`df` and cloaked copies of a `cfg['augment']` share of its rows (`augment_frame`, seeded by the run's seed); without a `spans` column, toxic rows are cloaked on their matches of `terms`. `df` itself when augment is 0."
+    rate, seed = self.cfg['augment'], self.cfg['seed']
+    if not rate: return df
+    if 'spans' in df: return augment_frame(df, rate, seed=seed)
+    lex = Lexicon(terms)
+    out = augment_frame(df.assign(spans=[merge_spans(lex.find(t)) if y == 1 else [] for t, y in zip(df.text, df.label)]), rate, seed=seed)
+    res = out.drop(columns='spans'); res.attrs = out.attrs
+    return res
+
 # %% ../nbs/14_pipeline.ipynb #f95d3e83
 @patch
-def warmup(self:ToxiTraceRun, encoder=None):
-    "Stage 1: the warm-up classifier `(model, tokenizer)`, trained or loaded (`encoder`: a callable giving a fresh `(encoder, tokenizer)`; `cfg['init']`: a classifier to continue for `warmup_epochs`, 0 taking it as it is)."
+def warmup(self:ToxiTraceRun, encoder=None, terms=()):
+    "Stage 1: the warm-up classifier `(model, tokenizer)`, trained or loaded (`encoder`: a callable giving a fresh `(encoder, tokenizer)`; `cfg['init']`: a classifier to continue for `warmup_epochs`, 0 taking it as it is; `terms`: where `augment` cloaks toxic texts)."
     cfg, frames, out, state = self.cfg, self.frames, self.out, self.state
     if cfg['warmup_dir']:
         meta = json.loads((Path(cfg['warmup_dir'])/'toxitrace.json').read_text(encoding='utf-8'))
@@ -196,15 +219,16 @@ def warmup(self:ToxiTraceRun, encoder=None):
         self.keys['warmup'] = fingerprint('warmup-dir', str(Path(cfg['warmup_dir']).resolve()), meta.get('saved_at'))
         return model, tok
     enc_name = cfg['encoder'] if encoder is None else getattr(encoder, 'name', 'custom')
+    train = self.augmented(frames['train'], terms)
     key = self.keys['warmup'] = fingerprint('warmup', enc_name, cfg['num_hidden_layers'], cfg['pooling'], cfg['max_length'], cfg['bs'],
-                                            cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(frames['train']),
+                                            cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train),
                                             frame_fingerprint(frames['valid']))
     if cfg['init']:
         src = Path(cfg['init'])
         stamp = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(src.iterdir()) if f.is_file()] if src.is_dir() else None
         key = self.keys['warmup'] = fingerprint('warmup-init', str(src.resolve()) if src.is_dir() else cfg['init'], stamp, cfg['max_length'],
                                                 cfg['bs'], cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'],
-                                                frame_fingerprint(frames['train']), frame_fingerprint(frames['valid']))
+                                                frame_fingerprint(train), frame_fingerprint(frames['valid']))
     folder = out/'warmup'
     if state.done('warmup', key, folder/'toxitrace.json'):
         model, tok, _ = load_classifier(folder)
@@ -220,12 +244,12 @@ def warmup(self:ToxiTraceRun, encoder=None):
     else:
         enc, tok = load_encoder(cfg['encoder'], cfg['num_hidden_layers']) if encoder is None else encoder()
         model = drop_pooler(ToxicityClassifier(enc, pooling=cfg['pooling']))
-    learn = warmup_learner(plain_dataloaders(frames['train'], frames['valid'], tok, cfg['max_length'], cfg['bs']), model, path=out)
+    learn = warmup_learner(plain_dataloaders(train, frames['valid'], tok, cfg['max_length'], cfg['bs']), model, path=out)
     with distributed(learn), (learn.no_bar() if not self.progress else nullcontext()):
         fit_cosine(learn, cfg['warmup_epochs'], lrs=cfg['warmup_lrs'], cbs=[EpochSeed(cfg['seed']), *(self.cbs or [])])
     history = history_rows(learn)
     on_rank0(lambda: save_classifier(folder, learn.model, tok, cfg['max_length'], stage='warmup', key=key, history=history, run=cfg, data=self.data))
-    state.finish('warmup', key, seconds=round(time.time() - t0, 1), history=history)
+    state.finish('warmup', key, seconds=round(time.time() - t0, 1), history=history, **({'augment': train.attrs['augment']} if cfg['augment'] else {}))
     return learn.model.eval(), tok
 
 @patch
@@ -276,7 +300,8 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
     key = self.keys['joint'] = fingerprint('joint', [self.keys['warmup'], self.keys['cusa'], self.keys.get('reasoning')],
                       *(cfg[k] for k in ('no_cusa', 'no_arcl', 'no_gcloss', 'joint_epochs', 'lambda_grad',
                       'lambda_sem', 'joint_enc_lr', 'joint_head_lr', 'margin', 'alpha', 'cap', 'quantile', 'temperature', 'bs',
-                      'max_length', 'reason_max_length', 'seed', 'gcloss_form')))
+                      'max_length', 'reason_max_length', 'seed', 'gcloss_form')),
+                      *([('augment', cfg['augment'])] if cfg['augment'] else []))   # absent when off: old run folders keep their keys
     folder, ckpt = out/'joint', out/'joint_checkpoint.pth'
     drop_ckpt = lambda: [p.unlink(missing_ok=True) for p in [*stale_temps(ckpt), *([] if cfg['keep_checkpoints'] else [ckpt])]]
     if state.done('joint', key, folder/'toxitrace.json'):
@@ -291,6 +316,7 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
     if not cfg['no_arcl']:
         if reasons['text'].tolist() != train['text'].tolist(): raise ValueError('the reasonings do not match the training texts')
         train['tox_reason'], train['nor_reason'] = reasons['tox_reason'].tolist(), reasons['nor_reason'].tolist()
+    train = self.augmented(train)                                   # copies cloaked on their weak-label spans
     dls = joint_dataloaders(train, self.frames['valid'], tok, cfg['max_length'], cfg['bs'], cfg['reason_max_length'])
     learn = add_toxitrace(warmup_learner(dls, model.train(), path=out), cfg['lambda_grad'], cfg['lambda_sem'],
                           gcloss=not cfg['no_gcloss'], arcl=not cfg['no_arcl'], margin=cfg['margin'], q=cfg['quantile'],
@@ -304,7 +330,8 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
                   cbs=[saver, *(self.cbs or [])])
     history = saver.history
     on_rank0(lambda: save_classifier(folder, unwrap(learn.model), tok, cfg['max_length'], stage='joint', key=key, history=history, data=self.data))
-    state.finish('joint', key, seconds=round(time.time() - t0, 1), resumed_after=ck['epoch'], history=history)
+    state.finish('joint', key, seconds=round(time.time() - t0, 1), resumed_after=ck['epoch'], history=history,
+                 **({'augment': train.attrs['augment']} if cfg['augment'] else {}))
     on_rank0(drop_ckpt)
     return unwrap(learn.model).eval(), tok
 
@@ -337,7 +364,7 @@ def train_toxitrace(config=None, data:dict=None, encoder=None, refiner=None, rea
     out = Path(cfg['out'])
     provenance = data_record(cfg['data_dir']) if data is None else dict(frames={k: frame_fingerprint(v) for k, v in frames.items()})
     run = ToxiTraceRun(cfg, frames, cbs, progress, provenance)
-    warm, tok = run.warmup(encoder)
+    warm, tok = run.warmup(encoder, augment_terms(cfg, refiner) if cfg['augment'] else ())
     ann = run.cusa(warm, tok, refiner)
     reasons = None if cfg['no_arcl'] else run.reasoning(ann, reasoner)
     joint, _ = run.joint(ann, reasons)
