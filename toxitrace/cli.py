@@ -20,7 +20,8 @@ def _add_config_args(p):
         opt, kw = '--' + f.name.replace('_', '-'), dict(dest=f.name, default=argparse.SUPPRESS)
         if f.type is bool and f.name.startswith('no_'): p.add_argument(opt, action='store_true', help='(an ablation switch)', **kw)
         elif f.type is bool: p.add_argument(opt, action=argparse.BooleanOptionalAction, help=f'(default: {f.default})', **kw)
-        else: p.add_argument(opt, type=f.type if f.type in (int, float) else str, help='(default: %s)' % (f.default if f.default is not None else "the preset's"), **kw)
+        else: p.add_argument(opt, type=f.type if f.type in (int, float) else str, **kw,
+                             help=' '.join([*filter(None, [f.metadata.get('help')]), '(default: %s)' % (f.default if f.default is not None else "the preset's")]))
 
 def _add_run_args(p, config_fields:bool):
     "The options of `train` and `demo`: a config file, --force, and (when parsing for them) every config field."

@@ -12,7 +12,7 @@ __all__ = ['REASONER_NAMES', 'CONFIG_CHOICES', 'CONFIG_RANGES', 'joint_preset', 
 # %% ../nbs/14_pipeline.ipynb #6de1c3d7
 import json, math, time, warnings
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
@@ -83,7 +83,7 @@ class ToxiTraceConfig:
     bs: int = None
     max_length: int = None
     reason_max_length: int = None
-    augment: float = 0.0          # cloaked copies (02c_perturb's augment_frame) of this share of the training texts, in warm-up and joint training; 0: off (the paper's setting)
+    augment: float = field(default=0.0, metadata=dict(help="add a cloaked copy (one of the eight types of toxitrace.perturb) of this share of the training texts, in warm-up and joint training; 0: off, the paper's setting"))
     num_threads: int = None       # torch intra-op threads (None: torch's default)
     keep_checkpoints: bool = False  # keep joint_checkpoint.pth (the model and optimizer, hundreds of MB) after the joint stage
 
