@@ -247,7 +247,7 @@ def augment_frame(df:pd.DataFrame, rate:float=0.5, kinds=tuple(PERTURBATIONS), s
     "`df` followed by one cloaked copy of a seeded `rate` share of its rows (a type from `kinds` each), cloaked on the row's `spans` (moved with the text) or on `random_spans`; other columns copied."
     if not 0 <= rate <= 1: raise ValueError(f"augment rate must be from 0 to 1, not {rate}")
     kinds = tuple(kinds)
-    if not kinds or (bad := [k for k in kinds if k not in PERTURBATIONS]):
+    if not kinds or any(k not in PERTURBATIONS for k in kinds):
         raise ValueError(f"augment kinds must be some of {list(PERTURBATIONS)}, not {list(kinds)}")
     if not rate: return df
     rng = np.random.default_rng(seed)
@@ -256,9 +256,9 @@ def augment_frame(df:pd.DataFrame, rate:float=0.5, kinds=tuple(PERTURBATIONS), s
     for i in np.flatnonzero(pick):
         row = df.iloc[i].to_dict()
         gold = [tuple(s) for s in row['spans']] if has_spans else []
-        where = gold or random_spans(row['text'], frac, seed)
+        if not (where := gold or random_spans(row['text'], frac, seed)): continue
         tries = (kinds[(which[i] + j) % len(kinds)] for j in range(len(kinds)))    # the drawn type, else the next that changes the text
-        kind, p = next(((k, p) for k in tries if where and (p := perturb(row['text'], where, k, seed)).text != row['text']), (None, None))
+        kind, p = next(((k, p) for k in tries if (p := perturb(row['text'], where, k, seed)).text != row['text']), (None, None))
         if kind is None: continue
         row['text'] = p.text
         if has_spans: row['spans'] = p.spans if gold else []
