@@ -45,6 +45,8 @@ def build_parser(config_fields:bool=False) -> argparse.ArgumentParser:
                          description='Train every run of the experiment CONFIG (JSON, see toxitrace.experiment) and print Tables 1 and 3.')
     exp.add_argument('config', help='experiment JSON file')
     exp.add_argument('--dry-run', action='store_true', help='list the runs and stop')
+    exp.add_argument('--seeds', type=int, nargs='+', default=None, help="only these of the grid's seeds (their results join the JSON's others; one process per seed can run side by side)")
+    exp.add_argument('--variants', nargs='+', default=None, help="only these of the grid's variants (a variant starts from the first variant's warm-up)")
     ann = sub.add_parser('annotate', help='CuSA weak span labels for a data set split', description='CuSA weak span labels (toxitrace.cusa.annotate_dataset) for a data set split, with the cues of the classifier in --model; --refiner cues: no refinement (the no_cusa ablation).')
     ann.add_argument('--model', required=True, help='a classifier folder (the warm-up classifier of a run, say)')
     ann.add_argument('--dataset', default='cold'); ann.add_argument('--split', default='train')
@@ -156,7 +158,7 @@ def main(argv=None) -> int:
             run_train(opts, args.config, args.force, DEMO_DEFAULTS if args.command == 'demo' else None)
         elif args.command == 'experiment':
             from toxitrace.experiment import experiment_command
-            experiment_command(args.config, args.dry_run)
+            experiment_command(args.config, args.dry_run, args.seeds, args.variants)
         elif args.command == 'annotate':
             from toxitrace.pipeline import run_annotate
             run_annotate(args.model, args.dataset, args.split, args.out, args.refiner, args.size, args.seed, args.method, args.data_dir)

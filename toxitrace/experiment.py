@@ -6,8 +6,8 @@ Docs: https://toxitrace.github.io/toxitrace/experiment.html.md"""
 
 # %% auto #0
 __all__ = ['VARIANTS', 'T3_COLS', 'PAPER_TABLE3', 'PAPER_NAMES', 'ExperimentConfig', 'load_experiment', 'experiment_runs',
-           'score_rows', 'run_experiment', 'sample_std', 'summarize', 'pm', 'table1', 'table3', 'plot_experiment',
-           'plot_warmup_sweep', 'experiment_command']
+           'score_rows', 'select_runs', 'merge_results', 'run_experiment', 'sample_std', 'summarize', 'pm', 'table1',
+           'table3', 'plot_experiment', 'plot_warmup_sweep', 'experiment_command']
 
 # %% ../nbs/15_experiment.ipynb #d7fc6cc0
 import json, time
@@ -88,9 +88,35 @@ def score_rows(run:dict, scores:dict) -> list[dict]:
                      if k not in ('n', 'n_pred', 'n_gold', 'n_texts', 'seconds', 'method') and isinstance(v, (int, float))]
     return [{k: v for k, v in r.items() if k != 'variant'} for r in rows]
 
-def run_experiment(cfg:ExperimentConfig, progress:bool=True, **train_kwargs) -> dict:
-    "Train every run of `cfg` (resuming finished ones from their folders), writing the results JSON after each; the results."
-    runs, t0 = experiment_runs(cfg), time.time()
+def select_runs(cfg:ExperimentConfig, seeds=None, variants=None) -> list[dict]:
+    "The runs of `cfg` with a seed in `seeds` and a variant in `variants` (None: all), configured as in the whole grid; checked first."
+    for name, given, known in (('seeds', seeds, cfg.seeds), ('variants', variants, cfg.variants)):
+        if given is not None and (bad := [x for x in given if x not in known]):
+            raise ValueError(f"--{name} {bad}: not {name} of experiment {cfg.name} ({known})")
+    runs = [r for r in experiment_runs(cfg) if (seeds is None or r['run']['seed'] in seeds)
+            and (variants is None or r['run']['variant'] in variants)]
+    for r in runs:
+        w = r['config'].get('warmup_dir')
+        if w and not (Path(w)/'toxitrace.json').exists() and not any(q['config']['out'] == str(Path(w).parent) for q in runs):
+            raise ValueError(f"{r['run']['variant']} (seed {r['run']['seed']}) starts from the warm-up of {cfg.variants[0]} ({w}), "
+                             f"which is not trained yet: add {cfg.variants[0]} to --variants")
+    return runs
+
+def _run_key(r:dict) -> tuple: return (r['dataset'], r['seed'], r['warmup_epochs'])
+
+def merge_results(old:dict|None, new:dict, runs:list) -> dict:
+    "`new` (results of the subset `runs`) with the runs and score rows of `old` that the subset did not produce."
+    if not old: return new
+    done = {(*_run_key(r['run']), r['run']['variant']) for r in runs}
+    models = done | {(*_run_key(r['run']), 'warmup') for r in runs if r['config'].get('eval_warmup')}
+    return dict(new, runs=[r for r in old['runs'] if (*_run_key(r), r['variant']) not in done] + new['runs'],
+                rows=[r for r in old['rows'] if (*_run_key(r), r['model']) not in models] + new['rows'])
+
+def run_experiment(cfg:ExperimentConfig, progress:bool=True, seeds=None, variants=None, **train_kwargs) -> dict:
+    """Train every run of `cfg`, or of `seeds` × `variants` (resuming finished ones from their folders), writing the
+    results JSON after each: a subset's results join the runs already in it, so processes may run subsets side by side."""
+    runs, t0 = select_runs(cfg, seeds, variants), time.time()
+    subset = len(runs) < len(experiment_runs(cfg))
     data = data_record(cfg.base.get('data_dir')) if train_kwargs.get('data') is None else None   # given frames: each run's metrics.json fingerprints them
     res = dict(run_record(data=data, **asdict(cfg)), experiment=cfg.name, runs=[], rows=[])
     for i, r in enumerate(runs):
@@ -101,7 +127,8 @@ def run_experiment(cfg:ExperimentConfig, progress:bool=True, **train_kwargs) -> 
                                 stages={k: v.get('seconds') for k, v in out['stages'].items()}))
         res['rows'] += score_rows(r['run'], out['scores'])
         res['seconds'] = round(time.time() - t0, 1)
-        write_json_atomic(cfg.results, res)
+        old = json.loads(Path(cfg.results).read_text(encoding='utf-8')) if subset and Path(cfg.results).exists() else None
+        write_json_atomic(cfg.results, merge_results(old, res, runs[:i + 1]))
     return res
 
 # %% ../nbs/15_experiment.ipynb #7905a879
@@ -206,15 +233,16 @@ def plot_warmup_sweep(summary:pd.DataFrame, dataset:str='cold', model:str='toxit
     return fig
 
 # %% ../nbs/15_experiment.ipynb #724f4ccd
-def experiment_command(path, dry_run:bool=False):
-    "The `experiment` command: run (or list) the grid of the JSON file `path`, then print its tables."
+def experiment_command(path, dry_run:bool=False, seeds=None, variants=None):
+    "The `experiment` command: run (or list) the grid of the JSON file `path`, or its `seeds` × `variants`, then print the tables of what the results JSON holds."
     cfg = load_experiment(path)
-    runs = experiment_runs(cfg)
+    runs = select_runs(cfg, seeds, variants)
     print(f"Experiment {cfg.name}: {len(runs)} runs -> {cfg.results}")
     if dry_run:
         for r in runs: print('  ', r['run'], r['config']['out'])
         return
-    s = summarize(run_experiment(cfg)['rows'])
+    run_experiment(cfg, seeds=seeds, variants=variants)
+    s = summarize(json.loads(Path(cfg.results).read_text(encoding='utf-8'))['rows'])
     for ds in cfg.datasets:
         for wu in cfg.warmup_epochs or ['']:
             sub, after = s[s.warmup_epochs == wu], f', {wu} warm-up epochs' if wu != '' else ''
