@@ -105,8 +105,9 @@ def select_runs(cfg:ExperimentConfig, seeds=None, variants=None) -> list[dict]:
 def _run_key(r:dict) -> tuple: return (r['dataset'], r['seed'], r['warmup_epochs'])
 
 def merge_results(old:dict|None, new:dict, runs:list) -> dict:
-    "`new` (results of the subset `runs`) with the runs and score rows of `old` that the subset did not produce."
-    if not old: return new
+    "`new` (results of the subset `runs`) with the runs and score rows of `old` that the subset did not produce; `old` is dropped when its grid differs in more than seeds and variants."
+    grid = lambda c: {k: v for k, v in (c or {}).items() if k not in ('seeds', 'variants')}
+    if not old or grid(old.get('config')) != grid(new['config']): return new
     done = {(*_run_key(r['run']), r['run']['variant']) for r in runs}
     models = done | {(*_run_key(r['run']), 'warmup') for r in runs if r['config'].get('eval_warmup')}
     return dict(new, runs=[r for r in old['runs'] if (*_run_key(r), r['variant']) not in done] + new['runs'],
