@@ -205,8 +205,7 @@ def augmented(self:ToxiTraceRun, df:pd.DataFrame, terms=()) -> pd.DataFrame:
     if 'spans' in df: return augment_frame(df, rate, seed=seed)
     lex = Lexicon(terms)
     out = augment_frame(df.assign(spans=[merge_spans(lex.find(t)) if y == 1 else [] for t, y in zip(df.text, df.label)]), rate, seed=seed)
-    res = out.drop(columns='spans'); res.attrs = out.attrs
-    return res
+    return out.drop(columns='spans')                               # pandas keeps attrs['augment'] through drop
 
 # %% ../nbs/14_pipeline.ipynb #f95d3e83
 @patch

@@ -110,8 +110,7 @@ def run_robustness(model_dir, kinds=None, normalize:bool=False, n:int=400, part:
     if bad: raise ValueError(f"--types: unknown cloaking types {bad}; choose among {list(PERTURBATIONS)}")
     if n < 0: raise ValueError(f"--n must be 0 (all) or positive, not {n}")
     d = resolve_data_dir(data_dir)
-    det = Detector.from_pretrained(model_dir, device=resolve_device(device))
-    det.normalizer = default_normalizer(d) if normalize else None
+    det = Detector.from_pretrained(model_dir, device=resolve_device(device), normalize=default_normalizer(d) if normalize else False)
     df = robustness_report(det, d, n, kinds, part, seed, batch_size)
     text = format_robustness(df)
     if out:
