@@ -26,7 +26,7 @@ from .pipeline import ToxiTraceConfig, config_errors, train_toxitrace
 VARIANTS = dict(ce_only=dict(no_gcloss=True, no_arcl=True), toxitrace={}, no_cusa=dict(no_cusa=True),
                 no_arcl=dict(no_arcl=True), no_gcloss=dict(no_gcloss=True),
                 toxitrace_paper=dict(gcloss_form='paper'), toxitrace_detached=dict(gcloss_form='detached'),
-                toxitrace_margin=dict(gcloss_form='margin'))
+                toxitrace_margin=dict(gcloss_form='margin'), toxitrace_learned=dict(refiner='learned'))
 
 @dataclass
 class ExperimentConfig:
