@@ -15,8 +15,8 @@ import numpy as np
 
 from .runs import frame_fingerprint, run_record, write_json_atomic
 from .data import load_dataset, stratified_sample
-from .model import load_classifier, predict_proba
-from .detector import THRESHOLD_FILE, resolve_device
+from .model import THRESHOLD_FILE, load_classifier, predict_proba
+from .detector import resolve_device
 
 # %% ../nbs/07b_calibrate.ipynb #56818594
 TARGETS = ('precision', 'recall', 'fpr')

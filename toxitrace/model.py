@@ -6,11 +6,11 @@ Docs: https://toxitrace.github.io/toxitrace/model.html.md"""
 
 # %% auto #0
 __all__ = ['PAPER_ENCODER', 'SMALL_ENCODER_UPSTREAM', 'POOLINGS', 'CLASSIFIER_FORMAT', 'TOKENIZER_FILES', 'HUB_LICENCES',
-           'small_encoder_path', 'load_encoder', 'preset', 'clean_offsets', 'EncodedTexts', 'blank_token_ids',
-           'encode_texts', 'masked_mean', 'ToxicityClassifier', 'EncodedDataset', 'pad_collate', 'text_dataloader',
-           'text_dataloaders', 'classifier_splitter', 'toxicity_metrics', 'adamw', 'warmup_learner', 'fit_cosine',
-           'predict_proba', 'load_tokenizer', 'ClassifierHead', 'HFSequenceClassifier', 'model_card',
-           'write_model_card', 'save_classifier', 'load_classifier']
+           'THRESHOLD_FILE', 'small_encoder_path', 'load_encoder', 'preset', 'clean_offsets', 'EncodedTexts',
+           'blank_token_ids', 'encode_texts', 'masked_mean', 'ToxicityClassifier', 'EncodedDataset', 'pad_collate',
+           'text_dataloader', 'text_dataloaders', 'classifier_splitter', 'toxicity_metrics', 'adamw', 'warmup_learner',
+           'fit_cosine', 'predict_proba', 'load_tokenizer', 'ClassifierHead', 'HFSequenceClassifier', 'model_card',
+           'write_model_card', 'save_classifier', 'load_classifier', 'stored_threshold']
 
 # %% ../nbs/04_model.ipynb #a5d6bce2
 import json, os, time, weakref
@@ -474,3 +474,16 @@ def load_classifier(folder, device='cpu'):
                          n_classes=model.head.out_features, max_length=_max_length(model.model), pooling=None, metadata={}), **meta)
     tokenizer = load_tokenizer(p if p.is_dir() else folder, model.encoder.get_input_embeddings().num_embeddings)
     return model.to(device).eval(), tokenizer, meta
+
+# %% ../nbs/04_model.ipynb #bd7e3598
+THRESHOLD_FILE = 'threshold.json'
+
+def stored_threshold(folder, default:float=0.5) -> float:
+    "The calibrated threshold saved in a model `folder` (`threshold.json`), else `default`."
+    path = Path(folder)/THRESHOLD_FILE
+    if not path.is_file(): return default
+    try: t = float(json.loads(path.read_text(encoding='utf-8'))['threshold'])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: not a threshold file ({type(e).__name__}: {e})") from None
+    if not 0 <= t <= 1: raise ValueError(f"{path}: threshold {t} is not in [0, 1]")
+    return t
