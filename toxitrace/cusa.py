@@ -439,6 +439,7 @@ def named_refiner(name: str, cache_path=None, data_dir=None) -> Refiner:
     if name == 'lexicon': return LexiconRefiner(data_dir=data_dir)
     if name == 'state': return state_refiner(data_dir)
     if name == 'claude': return ClaudeRefiner(cache_path=cache_path)
+    if name == 'learned': raise ValueError("refiner 'learned' is 08b_tagger's: pass `toxitrace.tagger.named_refiner('learned')` as the refiner")
     raise ValueError(f"refiner must be one of {REFINER_NAMES} or a Refiner, not {name!r}")
 
 def annotate_dataset(model_dir, dataset: str = 'cold', split: str = 'train', out='outputs/annotate', refiner='auto',
