@@ -8,7 +8,7 @@ Docs: https://toxitrace.github.io/toxitrace/cli.html.md"""
 __all__ = ['DEMO_DEFAULTS', 'build_parser', 'error_line', 'main']
 
 # %% ../nbs/16_cli.ipynb #0689e260
-import argparse, os, sys
+import argparse, os, sys, warnings
 from pathlib import Path
 
 # %% ../nbs/16_cli.ipynb #66801263
@@ -149,6 +149,8 @@ def error_line(e:BaseException) -> str:
 
 def main(argv=None) -> int:
     "Run the `toxitrace` command line; returns the exit code."
+    # fastai's layers call torch.jit.script at import, which torch ≥ 2.10 deprecates: nothing a user of the command can act on
+    warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(config_fields=bool(argv) and argv[0] in ('train', 'demo')).parse_args(argv)
     try:
