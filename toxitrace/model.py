@@ -234,14 +234,14 @@ def predict_proba(model:ToxicityClassifier, tokenizer, texts, max_length:int=128
 CLASSIFIER_FORMAT = 'toxitrace-classifier/2'
 TOKENIZER_FILES = ('tokenizer.json', 'vocab.txt', 'sentencepiece.bpe.model', 'spiece.model', 'tokenizer.model')
 
-def load_tokenizer(name_or_path, n_embeddings:int=None):
-    "The fast tokenizer of a model folder (or hub name); a folder without tokenizer files, or whose tokenizer has more tokens than the `n_embeddings` rows of the model's embedding matrix, fails naming the folder."
+def load_tokenizer(name_or_path, n_embeddings:int=None, config=None):
+    "The fast tokenizer of a model folder (or hub name); a folder without tokenizer files, or whose tokenizer has more tokens than the `n_embeddings` rows of the model's embedding matrix, fails naming the folder. `config`: the encoder's config, for a folder whose own config.json transformers cannot read (ours)."
     from transformers import AutoTokenizer
     folder = Path(name_or_path)
     if folder.is_dir() and not any((folder/f).exists() for f in TOKENIZER_FILES):
         raise FileNotFoundError(f"{folder}: no tokenizer file (tokenizer.json, or vocab.txt / sentencepiece.bpe.model): "
                                 "save the tokenizer the model was trained with into the model folder")
-    try: tok = AutoTokenizer.from_pretrained(str(name_or_path))
+    try: tok = AutoTokenizer.from_pretrained(str(name_or_path), **({'config': config} if config is not None else {}))
     except (OSError, ValueError) as e: raise OSError(f"{name_or_path}: its tokenizer does not load ({e})") from None
     if not getattr(tok, 'is_fast', False):
         raise ValueError(f"{name_or_path}: no fast tokenizer; character offsets need one (tokenizer.json)")
@@ -472,7 +472,8 @@ def load_classifier(folder, device='cpu'):
         model = _load_transformers_model(p if p.is_dir() else folder)
         meta = dict(dict(format='transformers', architecture=type(model.model).__name__, label_names=model.label_names,
                          n_classes=model.head.out_features, max_length=_max_length(model.model), pooling=None, metadata={}), **meta)
-    tokenizer = load_tokenizer(p if p.is_dir() else folder, model.encoder.get_input_embeddings().num_embeddings)
+    ours = isinstance(model, ToxicityClassifier)      # transformers reads the encoder's config, not our config.json (model_type 'toxitrace')
+    tokenizer = load_tokenizer(p if p.is_dir() else folder, model.encoder.get_input_embeddings().num_embeddings, model.encoder.config if ours else None)
     return model.to(device).eval(), tokenizer, meta
 
 # %% ../nbs/04_model.ipynb #bd7e3598
