@@ -241,7 +241,7 @@ def load_tokenizer(name_or_path, n_embeddings:int=None, config=None):
     if folder.is_dir() and not any((folder/f).exists() for f in TOKENIZER_FILES):
         raise FileNotFoundError(f"{folder}: no tokenizer file (tokenizer.json, or vocab.txt / sentencepiece.bpe.model): "
                                 "save the tokenizer the model was trained with into the model folder")
-    try: tok = AutoTokenizer.from_pretrained(str(name_or_path), **({'config': config} if config is not None else {}))
+    try: tok = AutoTokenizer.from_pretrained(str(name_or_path), config=config)     # None: transformers reads the folder's
     except (OSError, ValueError) as e: raise OSError(f"{name_or_path}: its tokenizer does not load ({e})") from None
     if not getattr(tok, 'is_fast', False):
         raise ValueError(f"{name_or_path}: no fast tokenizer; character offsets need one (tokenizer.json)")
