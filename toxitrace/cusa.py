@@ -23,12 +23,12 @@ from .claude import Claude, JsonlCache, RefineStats, request_key
 from .detector import Detector
 
 # %% auto #0
-__all__ = ['TABLE4_SYSTEM', 'TABLE4_USER', 'CUE_SEPARATOR', 'REPLY_SEPARATORS', 'CUE_METHODS', 'REFINER_NAMES', 'prompt_version',
-           'user_message', 'cue_strings', 'cue_char_spans', 'Refinement', 'parse_reply', 'Refiner', 'ClaudeRefiner',
-           'Lexicon', 'lexicon_terms', 'LexiconRefiner', 'state_span_terms', 'as_detector', 'detector_fingerprint',
-           'cue_spans', 'cue_changes', 'annotate', 'save_annotations', 'load_annotations', 'annotation_card',
+__all__ = ['TABLE4_SYSTEM', 'TABLE4_USER', 'CUE_SEPARATOR', 'REPLY_SEPARATORS', 'CUE_METHODS', 'prompt_version', 'user_message',
+           'cue_strings', 'cue_char_spans', 'Refinement', 'parse_reply', 'Refiner', 'ClaudeRefiner', 'Lexicon',
+           'lexicon_terms', 'LexiconRefiner', 'state_span_terms', 'as_detector', 'detector_fingerprint', 'cue_spans',
+           'cue_changes', 'annotate', 'save_annotations', 'load_annotations', 'annotation_card',
            'write_annotation_card', 'CueRefiner', 'classifier_summary', 'default_refiner', 'state_refiner',
-           'named_refiner', 'annotate_dataset']
+           'annotate_dataset']
 
 # %% ../nbs/08_cusa.ipynb #d2cc2454
 TABLE4_SYSTEM = '\n'.join([
@@ -425,30 +425,21 @@ def default_refiner(cache_path=None, data_dir=None, model: str | None = None, **
         warnings.warn(f'refiner auto: the state refiner needs STATE ToxiCN train ({e}); using the weaker lexicon refiner')
         return LexiconRefiner(data_dir=data_dir)
 
-REFINER_NAMES = ('auto', 'lexicon', 'state', 'claude')
-
 def state_refiner(data_dir=None, min_count:int=2) -> LexiconRefiner:
     "The offline refiner with STATE-mined terms (`state_span_terms`) added to the two lexicons, matches first (`cues='fallback'`, `gap=0`)."
     r = LexiconRefiner(terms=lexicon_terms(data_dir) + state_span_terms(data_dir, min_count)[0], cues='fallback', gap=0)
     r.name = 'state'
     return r
 
-def named_refiner(name: str, cache_path=None, data_dir=None) -> Refiner:
-    "The refiner called `name`: 'auto' (`default_refiner`), 'lexicon', 'state' (`state_refiner`) or 'claude' (its replies cached in `cache_path`)."
-    if name == 'auto': return default_refiner(cache_path, data_dir)
-    if name == 'lexicon': return LexiconRefiner(data_dir=data_dir)
-    if name == 'state': return state_refiner(data_dir)
-    if name == 'claude': return ClaudeRefiner(cache_path=cache_path)
-    if name == 'learned': raise ValueError("refiner 'learned' is 08b_tagger's: pass `toxitrace.tagger.named_refiner('learned')` as the refiner")
-    raise ValueError(f"refiner must be one of {REFINER_NAMES} or a Refiner, not {name!r}")
-
-def annotate_dataset(model_dir, dataset: str = 'cold', split: str = 'train', out='outputs/annotate', refiner='auto',
+def annotate_dataset(model_dir, dataset: str = 'cold', split: str = 'train', out='outputs/annotate', refiner: Refiner | None = None,
                      size: int = 0, seed: int = 0, method: str = 'bicse', data_dir=None, batch_size: int = 32,
                      progress: bool = True) -> dict:
     "CuSA weak labels for `dataset`/`split` (all, or a stratified sample of `size`) with the classifier in `model_dir`: `OUT/cusa_<dataset>_<split>.jsonl` + card."
     if not (Path(model_dir)/'toxitrace.json').exists(): raise FileNotFoundError(f'{model_dir}: no toxitrace classifier folder (toxitrace.json)')
+    if refiner is not None and not callable(getattr(refiner, 'refine', None)):
+        raise TypeError(f'refiner must be a Refiner or None (the default refiner), not {refiner!r}; by name: toxitrace.tagger.named_refiner')
     out, data_dir = Path(out), resolve_data_dir(data_dir)
-    if isinstance(refiner, str): refiner = named_refiner(refiner, out/'cusa_claude_cache.jsonl', data_dir)
+    if refiner is None: refiner = default_refiner(out/'cusa_claude_cache.jsonl', data_dir)
     df = load_dataset(dataset, split, data_dir)
     if size: df = stratified_sample(df, size, seed)
     print(f'CuSA on {len(df):,} {dataset} {split} texts ({int(df.label.sum()):,} toxic): {method} cues from {model_dir}, refiner '

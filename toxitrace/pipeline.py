@@ -29,7 +29,7 @@ from .claude import Claude
 from .model import ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier, warmup_learner
 from .detector import Detector, plot_saliency
 from .cusa import CUE_METHODS, CueRefiner, Lexicon, annotate, annotate_dataset, lexicon_terms, load_annotations, save_annotations, write_annotation_card
-from .tagger import REFINER_NAMES, named_refiner   # cusa's refiner names and factory plus `learned` (08b_tagger's LearnedRefiner)
+from .tagger import REFINER_NAMES, named_refiner   # every refiner by name, `learned` (08b_tagger's LearnedRefiner) included
 from .reasoning import ClaudeReasoner, TemplateReasoner, default_reasoner, generate_reasonings, load_reasonings, save_reasonings, write_reasoning_card
 from .joint import EpochCheckpoint, EpochSeed, add_toxitrace, distributed, drop_pooler, fit_joint, history_rows, joint_dataloaders, load_checkpoint, on_rank0, plain_dataloaders, unwrap
 from .evaluation import evaluate_classifier, run_tables

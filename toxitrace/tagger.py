@@ -281,7 +281,7 @@ class LearnedRefiner(Refiner):
         return out
 
 # %% ../nbs/08b_tagger.ipynb #7fa4c322
-REFINER_NAMES = cusa.REFINER_NAMES + ('learned',)
+REFINER_NAMES = ('auto', 'lexicon', 'state', 'claude', 'learned')
 
 LEARNED_SETTINGS = dict(threshold=0.7, kinds=('target',), cues='overlap', lexicon='state')   # chosen on the CNTP dev slice
 
@@ -299,7 +299,10 @@ def learned_refiner(tagger=None, data_dir=None, progress: bool = True, **setting
     return LearnedRefiner(model, tok, meta, s['threshold'], s['kinds'], s['cues'], learned_lexicon(s['lexicon'], data_dir))
 
 def named_refiner(name: str, cache_path=None, data_dir=None, tagger=None) -> Refiner:
-    "`cusa.named_refiner`, with 'learned' as well (`learned_refiner(tagger, data_dir)`)."
+    "The refiner called `name` (one of `REFINER_NAMES`); `cache_path`: a Claude refiner's reply cache, `tagger`: the learned one's tagger folder."
+    if name == 'auto': return cusa.default_refiner(cache_path, data_dir)
+    if name == 'lexicon': return cusa.LexiconRefiner(data_dir=data_dir)
+    if name == 'state': return cusa.state_refiner(data_dir)
+    if name == 'claude': return cusa.ClaudeRefiner(cache_path=cache_path)
     if name == 'learned': return learned_refiner(tagger, data_dir)
-    if name not in REFINER_NAMES: raise ValueError(f"refiner must be one of {REFINER_NAMES} or a Refiner, not {name!r}")
-    return cusa.named_refiner(name, cache_path, data_dir)
+    raise ValueError(f"refiner must be one of {REFINER_NAMES} or a Refiner, not {name!r}")
