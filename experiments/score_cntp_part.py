@@ -5,7 +5,7 @@
         --out experiments/results/small-cold-1000-gcforms-cntp-test.json
 
 Rows already in `--out` for the same (seed, model) are replaced, others kept; each invocation is recorded in `parts`."""
-import argparse, json, sys, warnings
+import argparse, sys, warnings
 from pathlib import Path
 
 def main(argv=None):
@@ -26,19 +26,22 @@ def main(argv=None):
     from toxitrace.data import data_record, resolve_data_dir, span_eval_frame
     from toxitrace.evaluation import evaluate_classifier
     from toxitrace.model import load_classifier
-    from toxitrace.runs import run_record, write_json_atomic
-    old = json.loads(dest.read_text(encoding='utf-8')) if dest.exists() else {}
+    from toxitrace.runs import run_record, update_json
     frame = span_eval_frame(resolve_data_dir(), 0, 0, part=a.part)
-    rows = [r for r in old.get('rows', []) if (r['seed'], r['model']) not in folders]
+    new = []
     for (seed, name), folder in folders.items():
         m, tok, meta = load_classifier(folder)
         s = evaluate_classifier(m, tok, dict(cntp=frame), meta['max_length'])['cntp_spans']
-        rows.append(dict(seed=seed, model=name, **{k: s[k] for k in ('n', 'overlap_f1', 'char_f1', 'char_iou', 'saliency_on_gold')}))
-        print(rows[-1], flush=True)
+        new.append(dict(seed=seed, model=name, **{k: s[k] for k in ('n', 'overlap_f1', 'char_f1', 'char_iou', 'saliency_on_gold')}))
+        print(new[-1], flush=True)
     rec = run_record(data_record(resolve_data_dir()), part=a.part, runs=str(root))
-    parts = old.get('parts') or ([dict(command=old['command'], git_commit=old.get('git_commit'))] if old else [])
-    parts.append(dict(command='python experiments/score_cntp_part.py ' + ' '.join(sys.argv[1:] if argv is None else argv),
-                      git_commit=rec.get('git_commit'), seeds=a.seeds, models=a.models))
-    write_json_atomic(dest, dict(rec, parts=parts, rows=sorted(rows, key=lambda r: (r['seed'], r['model']))))
+    part = dict(command='python experiments/score_cntp_part.py ' + ' '.join(sys.argv[1:] if argv is None else argv),
+                git_commit=rec.get('git_commit'), seeds=a.seeds, models=a.models)
+    def merged(old):       # read again under the lock: another scoring process may have written since we started
+        old = old or {}
+        rows = [r for r in old.get('rows', []) if (r['seed'], r['model']) not in folders] + new
+        parts = old.get('parts') or ([dict(command=old['command'], git_commit=old.get('git_commit'))] if old else [])
+        return dict(rec, parts=parts + [part], rows=sorted(rows, key=lambda r: (r['seed'], r['model'])))
+    update_json(dest, merged)
 
 if __name__ == '__main__': main()

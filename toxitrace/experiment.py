@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .runs import run_record, write_json_atomic
+from .runs import run_record, update_json
 from .data import TRAIN_DATASETS, data_record
 from .evaluation import PAPER_TABLE1, T1_COLS
 from .pipeline import ToxiTraceConfig, config_errors, train_toxitrace
@@ -26,7 +26,8 @@ from .pipeline import ToxiTraceConfig, config_errors, train_toxitrace
 VARIANTS = dict(ce_only=dict(no_gcloss=True, no_arcl=True), toxitrace={}, no_cusa=dict(no_cusa=True),
                 no_arcl=dict(no_arcl=True), no_gcloss=dict(no_gcloss=True),
                 toxitrace_paper=dict(gcloss_form='paper'), toxitrace_detached=dict(gcloss_form='detached'),
-                toxitrace_margin=dict(gcloss_form='margin'), toxitrace_learned=dict(refiner='learned'))
+                toxitrace_margin=dict(gcloss_form='margin'), toxitrace_learned=dict(refiner='learned'),
+                toxitrace_arcl025=dict(lambda_sem=0.25))
 
 @dataclass
 class ExperimentConfig:
@@ -128,8 +129,7 @@ def run_experiment(cfg:ExperimentConfig, progress:bool=True, seeds=None, variant
                                 stages={k: v.get('seconds') for k, v in out['stages'].items()}))
         res['rows'] += score_rows(r['run'], out['scores'])
         res['seconds'] = round(time.time() - t0, 1)
-        old = json.loads(Path(cfg.results).read_text(encoding='utf-8')) if subset and Path(cfg.results).exists() else None
-        write_json_atomic(cfg.results, merge_results(old, res, runs[:i + 1]))
+        update_json(cfg.results, lambda old: merge_results(old if subset else None, res, runs[:i + 1]))   # locked: parts may finish together
     return res
 
 # %% ../nbs/15_experiment.ipynb #7905a879
