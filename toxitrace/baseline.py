@@ -175,7 +175,7 @@ def baseline_rows(task:str, dataset:str, seed:int, model:str, scores:dict) -> li
 
 def _time(seconds) -> str: return '–' if seconds is None else f'{int(seconds // 60):02d}m {seconds % 60:04.1f}s'
 
-# %% ../nbs/12c_baseline.ipynb #e1a72145
+# %% ../nbs/12c_baseline.ipynb #4ea62d3f
 def format_baseline(res:dict) -> str:
     "The printed table of a `run_baseline` result: our rows beside the paper's LLM rows (percent), with unparsable replies and time per text."
     cfg, run = res['config'], res['runs'][0]
@@ -187,8 +187,9 @@ def format_baseline(res:dict) -> str:
         ours = {f"{name} (unparsable = wrong), n={run['n']}": {c: by['test', c] for c in T1_COLS},
                 f"{name} (parsable only), n={run['n'] - run['unparsable']}": {c: by['test_parsable', c] for c in T1_COLS}}
         paper = {f'{m} (paper, mean of 3)': {c: v / 100 for c, (v, _) in zip(T1_COLS, vals)} for m, vals in PAPER_LLM_TABLE1[cfg['dataset']].items()}
+        note = ["GPT-4o's ToxiCN F1 and Macro-F1 in the paper repeat its COLD row (its P and R give F1 66.31)"] if cfg['dataset'] == 'toxicn' else []
         return '\n'.join([f"Table 1, zero-shot ({cfg['dataset']} test, seed {cfg['seed']}): {run['unparsable']} of {run['n']} replies "
-                          f'unparsable; {timing}', format_scores({**ours, **paper}, width=44)])
+                          f'unparsable; {timing}', format_scores({**ours, **paper}, width=44), *note])
     ours = {f"{name}, n={run['n']}": ({c: by['cntp_spans', c] for c in T2_COLS}, spt)}
     paper = {f'{m} (paper)': (dict(zip(T2_COLS, (v / 100 for v in vals))), s / PAPER_CNTP_TOXIC) for m, (vals, s) in PAPER_LLM_TABLE2.items()}
     rows = {**ours, **paper}
