@@ -31,6 +31,7 @@ class ToxiTraceModelConfig(PretrainedConfig):
         d = dict(self.encoder)
         return AutoConfig.for_model(d.pop('model_type'), **d)
 
+# %% ../nbs/04b_hf.ipynb #97c6f2cd
 class ToxiTraceForSequenceClassification(PreTrainedModel):
     "`ToxicityClassifier` as a transformers model: encoder, dropout and a linear head on the pooled final layer; returns `SequenceClassifierOutput`."
     config_class = ToxiTraceModelConfig
