@@ -26,6 +26,7 @@ __all__ = ['DEFAULT_CLAUDE_MODEL', 'RefinerError', 'CacheWarning', 'JsonlCache',
 class CacheWarning(UserWarning):
     "A line of a JSONL cache could not be read and was skipped."
 
+# %% ../nbs/03_claude.ipynb #e880fc7f
 class JsonlCache:
     "Records keyed by `key` in an append-only JSONL file (None: in memory only); unreadable lines are skipped with a warning."
     def __init__(self, path=None):
@@ -33,23 +34,6 @@ class JsonlCache:
         self.records, self.batches = {}, {}
         self._cut, self._newline = None, False   # offset of a cut-off last line; whether the file lacks a final newline
         if self.path is not None and self.path.is_file(): self._load()
-
-    def _load(self):
-        data, pos, bad = self.path.read_bytes(), 0, []
-        for n, line in enumerate(data.split(b'\n'), 1):
-            start, pos = pos, pos + len(line) + 1
-            if not line.strip(): continue
-            try: rec = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError): rec = None
-            if isinstance(rec, dict) and 'batch' in rec: self.batches[rec['batch']] = rec.get('status')
-            elif isinstance(rec, dict) and 'key' in rec: self.records[rec['key']] = rec
-            else:
-                bad.append(n)
-                if pos > len(data): self._cut = start   # the last line, with no newline: a write that was cut short
-        self._newline = bool(data) and not data.endswith(b'\n') and self._cut is None
-        if bad: warnings.warn(f'{self.path}: skipped {len(bad)} unreadable line(s) {bad[:5]}' +
-                              (' (the last one is an interrupted write; it will be cut off)' if self._cut is not None else ''),
-                              CacheWarning, stacklevel=3)
 
     def __len__(self): return len(self.records)
     def __contains__(self, key): return key in self.records
@@ -67,16 +51,39 @@ class JsonlCache:
         self._append([dict(batch=batch_id, status=status)])
     def pending_batches(self) -> list[str]: return [b for b, s in self.batches.items() if s == 'submitted']
 
-    def _append(self, records):
-        if self.path is None or not records: return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self._cut is not None:
-            with open(self.path, 'r+b') as f: f.truncate(self._cut)
-            self._cut = None
-        lines = ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in records)
-        with open(self.path, 'a', encoding='utf-8') as f:
-            f.write(('\n' if self._newline else '') + lines); f.flush()
-        self._newline = False
+# %% ../nbs/03_claude.ipynb #80aacb21
+@patch
+def _load(self:JsonlCache):
+    "Read the file: records by key, Message Batch states; unreadable lines skipped with a warning, a cut-off last line marked to be cut."
+    data, pos, bad = self.path.read_bytes(), 0, []
+    for n, line in enumerate(data.split(b'\n'), 1):
+        start, pos = pos, pos + len(line) + 1
+        if not line.strip(): continue
+        try: rec = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError): rec = None
+        if isinstance(rec, dict) and 'batch' in rec: self.batches[rec['batch']] = rec.get('status')
+        elif isinstance(rec, dict) and 'key' in rec: self.records[rec['key']] = rec
+        else:
+            bad.append(n)
+            if pos > len(data): self._cut = start   # the last line, with no newline: a write that was cut short
+    self._newline = bool(data) and not data.endswith(b'\n') and self._cut is None
+    if bad: warnings.warn(f'{self.path}: skipped {len(bad)} unreadable line(s) {bad[:5]}' +
+                          (' (the last one is an interrupted write; it will be cut off)' if self._cut is not None else ''),
+                          CacheWarning, stacklevel=3)
+
+# %% ../nbs/03_claude.ipynb #7d94aca8
+@patch
+def _append(self:JsonlCache, records):
+    "Append `records` as JSON lines in one write, first cutting off an interrupted last line."
+    if self.path is None or not records: return
+    self.path.parent.mkdir(parents=True, exist_ok=True)
+    if self._cut is not None:
+        with open(self.path, 'r+b') as f: f.truncate(self._cut)
+        self._cut = None
+    lines = ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in records)
+    with open(self.path, 'a', encoding='utf-8') as f:
+        f.write(('\n' if self._newline else '') + lines); f.flush()
+    self._newline = False
 
 # %% ../nbs/03_claude.ipynb #c48c7e8f
 @dataclass
@@ -108,6 +115,7 @@ class ClaudeError(RuntimeError):
         super().__init__(message)
         self.status = status
 
+# %% ../nbs/03_claude.ipynb #a54629ad
 def _retryable(e: BaseException) -> bool:
     "Whether an SDK error is transient (the SDK already retried it): connection errors, 408, 409, 429 and 5xx."
     import anthropic
@@ -202,6 +210,7 @@ def ask(self:Claude, requests:dict, prompt:str='', batch:bool=False) -> dict:
     if todo: (self._via_batches if batch else self._via_messages)(todo, out, prompt)
     return out
 
+# %% ../nbs/03_claude.ipynb #7b74358d
 @patch
 def _via_messages(self:Claude, todo:dict, out:dict, prompt:str):
     "Send `todo` (key -> params) with a pool of `max_workers`, caching each answer as it arrives."
@@ -225,6 +234,7 @@ def _via_messages(self:Claude, todo:dict, out:dict, prompt:str):
     finally: pool.shutdown(wait=True, cancel_futures=True)
     self._raise(fatal, failed, len(todo))
 
+# %% ../nbs/03_claude.ipynb #824c2d30
 @patch
 def _raise(self:Claude, fatal, failed:list, n:int):
     "Raise `ClaudeError` for a fatal error or for requests that failed after their retries; nothing if neither."
@@ -268,6 +278,7 @@ def _fold(self:Claude, client, batch_id:str, todo:dict, out:dict, prompt:str) ->
     self.cache.put_batch(batch_id, 'folded')
     return failures
 
+# %% ../nbs/03_claude.ipynb #b4ee7af7
 @patch
 def _via_batches(self:Claude, todo:dict, out:dict, prompt:str):
     "Send `todo` through the Message Batches API, folding the results into the cache."

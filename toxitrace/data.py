@@ -317,6 +317,7 @@ def _quad_numbers(rec: dict) -> list[int]:
     "The numbers k of the `Qk ...` fields of a STATE post, sorted (gaps possible)."
     return sorted({int(m[1]) for m in map(_QUAD_KEY.fullmatch, rec) if m})
 
+# %% ../nbs/02_data.ipynb #ec0e332d
 def _state_quads(rec: dict, path, row) -> list[dict]:
     "The quadruples of one STATE post, in the order of their numbers."
     quads = []

@@ -107,6 +107,7 @@ _SPAN_DOC = ('`entities` is the list of annotated strings as released; `spans` i
              'intervals `(start, stop)` into `text`, one per non-overlapping occurrence of each distinct entity '
              '(`toxitrace.spans.entity_spans`). Spans of different entities may overlap; take their union for a character mask.')
 
+# %% ../nbs/02b_data_cards.ipynb #3b95123b
 def _card_cntp(d: Path, data: dict) -> str:
     dfs = {s: data['cntp', s] for s in SPLITS['cntp']}
     tox = dfs['toxic']

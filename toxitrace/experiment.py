@@ -105,6 +105,7 @@ def select_runs(cfg:ExperimentConfig, seeds=None, variants=None) -> list[dict]:
 
 def _run_key(r:dict) -> tuple: return (r['dataset'], r['seed'], r['warmup_epochs'])
 
+# %% ../nbs/15_experiment.ipynb #52aea317
 def merge_results(old:dict|None, new:dict, runs:list) -> dict:
     "`new` (results of the subset `runs`) with the runs and score rows of `old` that the subset did not produce; `old` is dropped when its grid differs in more than seeds and variants."
     grid = lambda c: {k: v for k, v in (c or {}).items() if k not in ('seeds', 'variants')}
@@ -114,6 +115,7 @@ def merge_results(old:dict|None, new:dict, runs:list) -> dict:
     return dict(new, runs=[r for r in old['runs'] if (*_run_key(r), r['variant']) not in done] + new['runs'],
                 rows=[r for r in old['rows'] if (*_run_key(r), r['model']) not in models] + new['rows'])
 
+# %% ../nbs/15_experiment.ipynb #934b982d
 def run_experiment(cfg:ExperimentConfig, progress:bool=True, seeds=None, variants=None, **train_kwargs) -> dict:
     """Train every run of `cfg`, or of `seeds` × `variants` (resuming finished ones from their folders), writing the
     results JSON after each: a subset's results join the runs already in it, so processes may run subsets side by side."""

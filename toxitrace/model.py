@@ -370,13 +370,15 @@ def write_model_card(folder, scores:dict=None, command:str=None, ref:str=None) -
 
 # %% ../nbs/04_model.ipynb #4a5df908
 def _write_toxitrace_model(folder:Path, model:ToxicityClassifier, max_length:int):
-    "`config.json` (model type `toxitrace`) and `model.safetensors` (encoder + head, without the unused pooler) of a `ToxicityClassifier`."
-    import transformers
+    "`config.json` (model type `toxitrace`, `auto_map` to the `modeling_toxitrace.py` it copies beside) and `model.safetensors` (encoder + head, without the unused pooler) of a `ToxicityClassifier`."
+    import shutil, transformers
+    import toxitrace.modeling_toxitrace as remote
     names = model.label_names
     cfg = dict(model_type='toxitrace', architectures=['ToxiTraceForSequenceClassification'], encoder=model.encoder.config.to_dict(),
                pooling=model.pooling, classifier_dropout=model.dropout.p, max_length=max_length,
                id2label={str(i): n for i, n in enumerate(names)}, label2id={n: i for i, n in enumerate(names)},
-               transformers_version=transformers.__version__)
+               transformers_version=transformers.__version__, auto_map=remote.REMOTE_AUTO_MAP)
+    shutil.copyfile(remote.__file__, folder/remote.REMOTE_FILE)          # plain transformers loads it (trust_remote_code=True)
     (folder/'config.json').write_text(json.dumps(cfg, ensure_ascii=False, indent=2, default=str), encoding='utf-8')
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.startswith('encoder.pooler.')}
     save_file(state, folder/'model.safetensors', metadata={'format': 'pt'})

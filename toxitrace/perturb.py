@@ -104,6 +104,7 @@ def _shape_index() -> tuple[dict, dict]:
             for part in parts: by_part.setdefault(part, []).append(ch)
     return by_pattern, by_part
 
+# %% ../nbs/02c_perturb.ipynb #8c6547f3
 @lru_cache(maxsize=None)
 def similar_chars(c:str) -> tuple:
     "Common characters that look like `c`: its first component changed (the rest kept), `c` plus one component, or `c`'s curated look-alike group (sorted)."
@@ -402,6 +403,7 @@ def _match(self:Normalizer, text:str, i:int):
             if t in node: stack.append((node[t], j + k, used + (k,), n_exact + exact, n_changed + (not exact)))
     return best
 
+# %% ../nbs/02c_perturb.ipynb #9ab8e6da
 @patch
 def _fuzzy(self:Normalizer, text:str) -> tuple[str, list]:
     "Windows that read as lexicon terms through homophones, look-alikes or splits replaced by the terms (leftmost-longest)."

@@ -75,6 +75,7 @@ def robustness_report(detector, data_dir=None, n:int=400, kinds=tuple(PERTURBATI
     if n and n < len(non): non = non.sample(n, random_state=seed).reset_index(drop=True)
     return robustness_scores(detector, toxic, non, kinds, seed, batch_size, progress)
 
+# %% ../nbs/12b_robustness.ipynb #f18e1fe2
 def format_robustness(df:pd.DataFrame) -> str:
     "The report as a plain-text table (fractions in percent, retention as a ratio)."
     head = f"{'type':<12}{'recall':>9}{'retention':>11}{'AUROC':>8}{'char F1':>9}{'FPR':>8}{'span %':>8}{'n':>6}"

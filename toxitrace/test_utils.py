@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from fastai.callback.core import Callback
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['TOY_TEXTS', 'TOY_LABELS', 'TOY_SPANS', 'TOY_TOX', 'TOY_NOR', 'toy_terms', 'ERROR_TYPES', 'char_vocab',
@@ -156,6 +157,7 @@ def echo_cues(body: dict) -> str:
     "The stand-in's default answer: the cue strings of the user turn (the text after the last '】: ')."
     return body['messages'][-1]['content'].rsplit('】: ', 1)[-1]
 
+# %% ../nbs/97_test_utils.ipynb #b56cd72b
 class ClaudeStandIn:
     "A scripted stand-in for Claude's Messages and Message Batches endpoints on 127.0.0.1; use as a context manager."
     def __init__(self, reply=echo_cues, faults=(), api_key: str | None = None, delay: float = 0.0, polls: int = 1,
@@ -179,33 +181,38 @@ class ClaudeStandIn:
     def __exit__(self, *exc):
         self.server.shutdown(); self.server.server_close(); self._thread.join()
 
-    def message(self, body: dict) -> dict:
-        "A Messages API response to request `body`."
-        text = self.reply(body)
-        prompt = len(body.get('system', '')) + sum(len(m['content']) for m in body['messages'])
-        return dict(id=f'msg_{hashlib.sha1(text.encode()).hexdigest()[:12]}', type='message', role='assistant',
-                    model=body['model'], content=[dict(type='text', text=text)], stop_reason='end_turn',
-                    stop_sequence=None, usage=dict(input_tokens=prompt, output_tokens=len(text)))
+# %% ../nbs/97_test_utils.ipynb #a9269c97
+@patch
+def message(self:ClaudeStandIn, body: dict) -> dict:
+    "A Messages API response to request `body`."
+    text = self.reply(body)
+    prompt = len(body.get('system', '')) + sum(len(m['content']) for m in body['messages'])
+    return dict(id=f'msg_{hashlib.sha1(text.encode()).hexdigest()[:12]}', type='message', role='assistant',
+                model=body['model'], content=[dict(type='text', text=text)], stop_reason='end_turn',
+                stop_sequence=None, usage=dict(input_tokens=prompt, output_tokens=len(text)))
 
-    def batch(self, bid: str) -> dict:
-        "The Message Batch object of `bid` as it stands now."
-        b, now = self.batches[bid], time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
-        n, ended = len(b['requests']), b['polls'] > self.polls
-        errs = sum(r['custom_id'] in self.batch_errors for r in b['requests']) if ended else 0
-        return dict(id=bid, type='message_batch', processing_status='ended' if ended else 'in_progress',
-                    request_counts=dict(processing=0 if ended else n, succeeded=n - errs if ended else 0, errored=errs,
-                                        canceled=0, expired=0),
-                    created_at=now, expires_at=now, ended_at=now if ended else None, archived_at=None,
-                    cancel_initiated_at=None, results_url=f'{self.base_url}/v1/messages/batches/{bid}/results' if ended else None)
+@patch
+def batch(self:ClaudeStandIn, bid: str) -> dict:
+    "The Message Batch object of `bid` as it stands now."
+    b, now = self.batches[bid], time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    n, ended = len(b['requests']), b['polls'] > self.polls
+    errs = sum(r['custom_id'] in self.batch_errors for r in b['requests']) if ended else 0
+    return dict(id=bid, type='message_batch', processing_status='ended' if ended else 'in_progress',
+                request_counts=dict(processing=0 if ended else n, succeeded=n - errs if ended else 0, errored=errs,
+                                    canceled=0, expired=0),
+                created_at=now, expires_at=now, ended_at=now if ended else None, archived_at=None,
+                cancel_initiated_at=None, results_url=f'{self.base_url}/v1/messages/batches/{bid}/results' if ended else None)
 
-    def results(self, bid: str) -> bytes:
-        "The JSONL results of an ended batch."
-        out = []
-        for r in self.batches[bid]['requests']:
-            res = (dict(type='errored', error=_error_body(500, 'stand-in batch error')) if r['custom_id'] in self.batch_errors
-                   else dict(type='succeeded', message=self.message(r['params'])))
-            out.append(json.dumps(dict(custom_id=r['custom_id'], result=res), ensure_ascii=False))
-        return ('\n'.join(out) + '\n').encode()
+# %% ../nbs/97_test_utils.ipynb #15b619d3
+@patch
+def results(self:ClaudeStandIn, bid: str) -> bytes:
+    "The JSONL results of an ended batch."
+    out = []
+    for r in self.batches[bid]['requests']:
+        res = (dict(type='errored', error=_error_body(500, 'stand-in batch error')) if r['custom_id'] in self.batch_errors
+               else dict(type='succeeded', message=self.message(r['params'])))
+        out.append(json.dumps(dict(custom_id=r['custom_id'], result=res), ensure_ascii=False))
+    return ('\n'.join(out) + '\n').encode()
 
 # %% ../nbs/97_test_utils.ipynb #c8b8ab7f
 def _stand_in_handler(s: ClaudeStandIn):
