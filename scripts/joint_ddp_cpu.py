@@ -24,11 +24,11 @@ def main(argv=None):
     import pandas as pd, torch
     import torch.distributed as dist
     from fastai.callback.core import Callback
-    from fastai.torch_core import num_distrib, rank_distrib
     from toxitrace.reasoning import LEXICON_GROUPS, NORMAL_REFERENCE, TOXIC_REFERENCE, TemplateReasoner
     from toxitrace.cusa import LexiconRefiner
     from toxitrace.pipeline import ToxiTraceConfig, train_toxitrace
     from toxitrace.joint import unwrap
+    from toxitrace.runs import rank as this_rank, world_size
     from toxitrace.test_utils import tiny_char_bert
 
     torch.set_num_threads(1)
@@ -53,8 +53,8 @@ def main(argv=None):
 
     out = args.out
     if out is None:                                                       # one temporary folder, chosen by rank 0
-        box = [tempfile.mkdtemp(prefix='toxitrace-ddp-') if int(os.environ.get('RANK', 0)) == 0 else None]
-        if int(os.environ.get('WORLD_SIZE', 1)) > 1:
+        box = [tempfile.mkdtemp(prefix='toxitrace-ddp-') if this_rank() == 0 else None]
+        if world_size() > 1:
             if not dist.is_initialized(): dist.init_process_group('gloo')
             dist.broadcast_object_list(box, 0)
         out = box[0]
@@ -64,7 +64,7 @@ def main(argv=None):
     train_toxitrace(cfg, dict(train=train, valid=train.head(6)), tiny, LexiconRefiner(terms=list(terms)),
                     TemplateReasoner(terms), [watch], progress=False)
 
-    world, rank = num_distrib(), rank_distrib()
+    world, rank = world_size(), this_rank()
     sums = [None] * max(world, 1)
     mine = dict(rank=rank, backend=dist.get_backend() if dist.is_initialized() else None, sizes=watch.sizes,
                 end=watch.end.double().sum().item(), end_abs=watch.end.double().abs().sum().item(),

@@ -19,7 +19,6 @@ from sklearn.metrics import accuracy_score, average_precision_score, f1_score, p
 
 from .spans import char_spans_to_token_mask, merge_spans
 from .data import cntp_leakage_free_ids, load_dataset
-from .model import predict_proba
 from .saliency import attribution
 from .detector import Detector
 
@@ -203,17 +202,15 @@ def saliency_on_spans(scores, spans) -> float:
         shares.append(float(np.sum(ts.scores[inside])) / total if total > 0 else 0.0)
     return float(np.mean(shares)) if shares else 0.0
 
-def evaluate_classifier(model, tokenizer, frames:dict, max_length:int, bs:int=64) -> dict:
-    "Table 1's scores (+ FPR and PR-AUC) on the `valid` and `test` frames; on the `cntp` frame, Table 2's BiCSE span scores (given toxic) and the saliency share on the gold spans."
-    res = {}
+def evaluate_classifier(model, tokenizer, frames:dict, max_length:int, bs:int=64, toxic_label=None) -> dict:
+    "Table 1's scores (+ FPR and PR-AUC) on the `valid` and `test` frames, P(toxic) from the model's `Detector` (`toxic_label`: its toxic class) and labels at 0.5; on the `cntp` frame, Table 2's BiCSE span scores (given toxic) and the saliency share on the gold spans."
+    det, res = Detector(model, tokenizer, max_length=max_length, toxic_label=toxic_label), {}
     for name in ('valid', 'test'):
         if name in frames:
             df = frames[name]
-            probs = predict_proba(model, tokenizer, df['text'].tolist(), max_length, bs=bs)
-            y = df['label'].to_numpy()
-            res[name] = dict(n=len(df), **classification_scores(y, probs.argmax(1)), **detection_scores(y, probs[:, 1]))
+            p, y = det.proba(df['text'].tolist(), bs), df['label'].to_numpy()
+            res[name] = dict(n=len(df), **classification_scores(y, (p >= det.threshold).astype(int)), **detection_scores(y, p, det.threshold))
     if 'cntp' in frames:
-        det = Detector(model, tokenizer, max_length=max_length)
         texts, gold = frames['cntp']['text'].tolist(), frames['cntp']['spans'].tolist()
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')

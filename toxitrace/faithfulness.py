@@ -6,7 +6,7 @@ Docs: https://toxitrace.github.io/toxitrace/faithfulness.html.md"""
 
 # %% auto #0
 __all__ = ['REMOVALS', 'AOPC_BINS', 'RUN_STAGES', 'fill_token_id', 'replace_tokens', 'delete_tokens', 'span_token_masks',
-           'random_token_masks', 'topk_token_masks', 'toxic_probs', 'prob_drop', 'predicted_class_drop', 'aopc_scores',
+           'topk_token_masks', 'random_token_masks', 'toxic_probs', 'prob_drop', 'predicted_class_drop', 'aopc_scores',
            'faithfulness_scores', 'paired_tests', 'faithfulness_summary', 'faithfulness_report', 'plot_confidence_drop',
            'run_detectors']
 
@@ -20,7 +20,7 @@ import torch
 from .model import EncodedTexts, encode_texts, pad_collate
 from .spans import char_spans_to_token_mask
 from .bicse import topk_spans
-from .detector import Detector, SPAN_METHODS, length_sorted_batches
+from .detector import Detector, SPAN_METHODS, eval_mode, length_sorted_batches
 from .evaluation import check_span, safe_div
 
 # %% ../nbs/13_faithfulness.ipynb #e46b842d
@@ -50,7 +50,7 @@ def delete_tokens(input_ids, attention_mask, remove, pad_id:int):
     ids, mask, _ = pad_collate([(row[k].tolist(), 0) for row, k in zip(input_ids, keep)], pad_id)
     return ids.to(input_ids.device), mask.to(attention_mask.device)
 
-# %% ../nbs/13_faithfulness.ipynb #dab8414f
+# %% ../nbs/13_faithfulness.ipynb #42a18dd6
 def span_token_masks(enc:EncodedTexts, spans) -> list[np.ndarray]:
     "Per text, the bool mask (T_i,) of its valid tokens that overlap any of its half-open character `spans`."
     spans = list(spans)
@@ -63,19 +63,7 @@ def span_token_masks(enc:EncodedTexts, spans) -> list[np.ndarray]:
         out.append(char_spans_to_token_mask([tuple(s) for s in sp], enc.offsets[i]))
     return out
 
-def random_token_masks(valid_masks, counts, rng:np.random.Generator) -> list[np.ndarray]:
-    "Per text, `counts[i]` of its valid tokens (`valid_masks[i]`, (T_i,) bool) drawn uniformly without replacement by `rng`: (T_i,) bool."
-    valid_masks, counts = list(valid_masks), list(counts)
-    if len(counts) != len(valid_masks): raise ValueError(f"{len(valid_masks)} texts but {len(counts)} counts")
-    out = []
-    for i, (valid, k) in enumerate(zip(valid_masks, counts)):
-        pos = np.flatnonzero(valid)
-        if not 0 <= k <= len(pos): raise ValueError(f"text {i}: cannot draw {k} of its {len(pos)} valid tokens")
-        m = np.zeros(len(valid), dtype=bool)
-        m[rng.choice(pos, size=int(k), replace=False)] = True
-        out.append(m)
-    return out
-
+# %% ../nbs/13_faithfulness.ipynb #353f154c
 def topk_token_masks(valid_masks, scores, frac:float) -> list[np.ndarray]:
     "Per text, the mask (T_i,) of its top ceil(frac * n_i) valid tokens by `scores[i]` (n_i,), ties to the earlier token."
     valid_masks, scores = list(valid_masks), list(scores)
@@ -89,12 +77,25 @@ def topk_token_masks(valid_masks, scores, frac:float) -> list[np.ndarray]:
         out.append(m)
     return out
 
+# %% ../nbs/13_faithfulness.ipynb #82767e44
+def random_token_masks(valid_masks, counts, rng:np.random.Generator) -> list[np.ndarray]:
+    "Per text, `counts[i]` of its valid tokens (`valid_masks[i]`, (T_i,) bool) drawn uniformly without replacement by `rng`: (T_i,) bool."
+    valid_masks, counts = list(valid_masks), list(counts)
+    if len(counts) != len(valid_masks): raise ValueError(f"{len(valid_masks)} texts but {len(counts)} counts")
+    out = []
+    for i, (valid, k) in enumerate(zip(valid_masks, counts)):
+        pos = np.flatnonzero(valid)
+        if not 0 <= k <= len(pos): raise ValueError(f"text {i}: cannot draw {k} of its {len(pos)} valid tokens")
+        m = np.zeros(len(valid), dtype=bool)
+        m[rng.choice(pos, size=int(k), replace=False)] = True
+        out.append(m)
+    return out
+
 # %% ../nbs/13_faithfulness.ipynb #15e2aa16
-@torch.no_grad()
 def toxic_probs(detector, enc:EncodedTexts, remove=None, removal:str='mask', batch_size:int=32) -> np.ndarray:
-    "P(toxic) (N,) of every text of `enc` with its `remove[i]` tokens ((T_i,) bool; None: none) removed by `removal`; one forward pass per batch."
+    "P(toxic) (N,) of every text of `enc` with its `remove[i]` tokens ((T_i,) bool; None: none) removed by `removal`; one forward pass per batch (`Detector.proba_ids`)."
     if removal not in REMOVALS: raise ValueError(f"removal must be one of {REMOVALS}, not {removal!r}")
-    n, model, tok = len(enc), detector.model, detector.tokenizer
+    n, tok = len(enc), detector.tokenizer
     remove = [np.zeros(len(ids), dtype=bool) for ids in enc.input_ids] if remove is None else [np.asarray(r, dtype=bool) for r in remove]
     if len(remove) != n: raise ValueError(f"{n} texts but {len(remove)} removal masks")
     for i, r in enumerate(remove):
@@ -102,19 +103,14 @@ def toxic_probs(detector, enc:EncodedTexts, remove=None, removal:str='mask', bat
         if (r & ~enc.valid(i)).any(): raise ValueError(f"text {i}: the removal mask touches special tokens")
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
     fill_id = fill_token_id(tok) if removal == 'mask' else None
-    device = next(model.parameters()).device
-    out, was_training = np.zeros(n), model.training
-    if was_training: model.eval()
-    try:
+    out = np.zeros(n)
+    with eval_mode(detector.model):
         for idx in length_sorted_batches([len(ids) for ids in enc.input_ids], batch_size):
             ids, mask, _ = pad_collate([(enc.input_ids[i], 0) for i in idx], pad_id)
             rm = torch.zeros_like(ids, dtype=torch.bool)
             for j, i in enumerate(idx): rm[j, :len(remove[i])] = torch.from_numpy(remove[i])
             ids, mask = (replace_tokens(ids, rm, fill_id), mask) if removal == 'mask' else delete_tokens(ids, mask, rm, pad_id)
-            logits = model(ids.to(device), mask.to(device))
-            out[idx] = torch.softmax(logits.float(), -1)[:, detector.toxic_class].cpu().numpy()
-    finally:
-        if was_training: model.train()
+            out[idx] = detector.proba_ids(ids, mask)
     return out
 
 # %% ../nbs/13_faithfulness.ipynb #4cf44a5c
@@ -128,7 +124,7 @@ def predicted_class_drop(p_toxic, p_toxic_removed, n_removed, threshold:float=0.
     sign = np.where(np.asarray(p_toxic, dtype=float) >= threshold, 1.0, -1.0)
     return sign * prob_drop(p_toxic, p_toxic_removed, n_removed) + 0.0   # + 0.0: no negative zeros
 
-# %% ../nbs/13_faithfulness.ipynb #f3326709
+# %% ../nbs/13_faithfulness.ipynb #5ea26420
 AOPC_BINS = (0.01, 0.05, 0.10, 0.20, 0.50)
 
 def _check_bins(bins):
@@ -147,6 +143,7 @@ def aopc_scores(detector, enc:EncodedTexts, saliency, p_toxic, bins=AOPC_BINS, r
         suff += predicted_class_drop(p_toxic, toxic_probs(detector, enc, rest, removal, batch_size), [r.sum() for r in rest], detector.threshold)
     return comp / len(bins), suff / len(bins)
 
+# %% ../nbs/13_faithfulness.ipynb #686022b3
 def faithfulness_scores(detector, enc:EncodedTexts, span_masks, saliency=None, rng=0, n_random:int=1, removal:str='mask',
                         aopc_bins=AOPC_BINS, batch_size:int=32) -> pd.DataFrame:
     "One row per text of `enc`: P(toxic) with the `span_masks` tokens removed and with as many random ones (`rng`: a seed or Generator; mean of `n_random` draws), the drops, ERASER scores (+ AOPC from `saliency`)."

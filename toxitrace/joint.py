@@ -25,14 +25,14 @@ from fastai.callback.schedule import ParamScheduler
 from fastai.data.core import DataLoaders
 from fastai.learner import Learner, Recorder, ValueMetric
 from fastai.text.data import SortedDL
-from fastai.torch_core import distrib_barrier, num_distrib, rank_distrib, set_seed
+from fastai.torch_core import set_seed
 
 from .arcl import arcl_loss
 from .gcloss import pgr_loss, ppt_loss
 from .model import EncodedTexts, ToxicityClassifier, encode_texts, text_dataloader
 from .spans import char_spans_to_token_mask
 from .saliency import GRADIENT_FORMS, gradient_objective
-from .runs import atomic_path
+from .runs import atomic_path, barrier, rank, world_size
 
 # %% ../nbs/11_joint.ipynb #add07063
 class JointDataset(torch.utils.data.Dataset):
@@ -95,7 +95,7 @@ def joint_dataloaders(train:pd.DataFrame, valid:pd.DataFrame, tokenizer, max_len
     return DataLoaders(*[joint_dataloader(joint_dataset(df, tokenizer, max_length, reason_max_length), pad_id, bs, shuffle=s)
                          for df, s in ((train, True), (valid, False))], device=device)
 
-# %% ../nbs/11_joint.ipynb #1b69143d
+# %% ../nbs/11_joint.ipynb #587275cd
 def unwrap(model):
     "The module inside a (Distributed)DataParallel wrapper, or `model` itself."
     return getattr(model, 'module', model)
@@ -115,6 +115,7 @@ class JointBatch(Callback):
     def after_loss(self):
         if self.training: self.learn.joint['terms']['ce'] = self.learn.loss_grad.detach()
 
+# %% ../nbs/11_joint.ipynb #8cd07de6
 class GCLossCallback(Callback):
     "Adds λ_grad(L_PGR + L_PPT) (Eqs. 3–6) of the gradient norms g (B, T) of log P(gold | X) w.r.t. the word embeddings of the same forward pass (Eq. 2)."
     order = JointBatch.order + 1
@@ -140,12 +141,14 @@ class GCLossCallback(Callback):
         j['g'] = g.detach()
         j['terms'].update(pgr=pgr.detach(), ppt=ppt.detach())
 
+# %% ../nbs/11_joint.ipynb #7ae000d6
 def stack_reasonings(tox_ids, tox_mask, nor_ids, nor_mask):
     "Both reasoning batches (B, T_p) and (B, T_n) as one: `(ids (2B, T), mask (2B, T))`, T = max(T_p, T_n), toxic stance first."
     T = max(tox_ids.shape[1], nor_ids.shape[1])
     pad = lambda x: torch.nn.functional.pad(x, (0, T - x.shape[1]))
     return torch.cat([pad(tox_ids), pad(nor_ids)]), torch.cat([pad(tox_mask), pad(nor_mask)])
 
+# %% ../nbs/11_joint.ipynb #6cdee4e5
 class ARCLCallback(Callback):
     "Adds λ_sem·L_con (Eqs. 7–8): the texts' sentence vectors (B, H) from the classification forward pass against their two reasonings, encoded together by the same encoder in the same step."
     order = JointBatch.order + 2
@@ -228,7 +231,7 @@ class EpochCheckpoint(Callback):
 
     def after_epoch(self):
         self.history.append(dict(zip(self.recorder.metric_names[1:-1], map(float, self.recorder.values[-1]))))
-        if rank_distrib(): return
+        if rank(): return
         sl = self.recorder.smooth_loss
         atomic_torch_save(dict(epoch=self.offset + self.epoch + 1, model=unwrap(self.model).state_dict(), opt=self.opt.state_dict(),
                                history=self.history, key=self.key, smooth=dict(count=sl.count, val=sl.val.detach().clone())), self.path)
@@ -271,13 +274,13 @@ def drop_pooler(model:ToxicityClassifier) -> ToxicityClassifier:
 @contextmanager
 def distributed(learn:Learner, **kwargs):
     "Train `learn` data-parallel (DDP through accelerate) when this process is one of several; do nothing otherwise."
-    if num_distrib() <= 1:
+    if world_size() <= 1:
         yield learn
         return
     from fastai.callback.progress import ProgressCallback
     cb = distributed_trainer(sync_bn=False, **{'cpu': not torch.cuda.is_available(), **kwargs})   # cpu: gloo
     learn.add_cb(cb)
-    if rank_distrib(): learn.remove_cb(ProgressCallback)
+    if rank(): learn.remove_cb(ProgressCallback)
     try: yield learn
     finally: learn.remove_cb(cb)
 
@@ -295,6 +298,6 @@ def history_rows(learn:Learner) -> list[dict]:
 
 def on_rank0(fn):
     "Run `fn()` on rank 0 of a data-parallel run (all of it in a single process), then wait for every process."
-    res = fn() if not rank_distrib() else None
-    if num_distrib() > 1: distrib_barrier()
+    res = fn() if not rank() else None
+    barrier()
     return res

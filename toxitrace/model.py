@@ -6,11 +6,12 @@ Docs: https://toxitrace.github.io/toxitrace/model.html.md"""
 
 # %% auto #0
 __all__ = ['PAPER_ENCODER', 'SMALL_ENCODER_UPSTREAM', 'POOLINGS', 'CLASSIFIER_FORMAT', 'TOKENIZER_FILES', 'HUB_LICENCES',
-           'THRESHOLD_FILE', 'small_encoder_path', 'load_encoder', 'preset', 'clean_offsets', 'EncodedTexts',
-           'blank_token_ids', 'encode_texts', 'masked_mean', 'ToxicityClassifier', 'EncodedDataset', 'pad_collate',
-           'text_dataloader', 'text_dataloaders', 'classifier_splitter', 'toxicity_metrics', 'adamw', 'warmup_learner',
-           'fit_cosine', 'predict_proba', 'load_tokenizer', 'ClassifierHead', 'HFSequenceClassifier', 'model_card',
-           'write_model_card', 'save_classifier', 'load_classifier', 'stored_threshold']
+           'CARD_LIMITS', 'THRESHOLD_FILE', 'small_encoder_path', 'load_encoder', 'preset', 'clean_offsets',
+           'EncodedTexts', 'blank_token_ids', 'encode_texts', 'masked_mean', 'ToxicityClassifier', 'EncodedDataset',
+           'pad_collate', 'text_dataloader', 'text_dataloaders', 'classifier_splitter', 'toxicity_metrics', 'adamw',
+           'warmup_learner', 'fit_cosine', 'predict_proba', 'resolve_device', 'load_tokenizer', 'ClassifierHead',
+           'HFSequenceClassifier', 'card_header', 'model_card', 'write_model_card', 'save_classifier',
+           'load_classifier', 'stored_threshold']
 
 # %% ../nbs/04_model.ipynb #a5d6bce2
 import json, os, time, weakref
@@ -84,7 +85,7 @@ def clean_offsets(text:str, offsets, special_mask) -> list[tuple[int,int]]:
         out.append((a, b) if a < b else (0, 0))
     return out
 
-# %% ../nbs/04_model.ipynb #6fbd632b
+# %% ../nbs/04_model.ipynb #5791ee33
 @dataclass
 class EncodedTexts:
     "Token ids and cleaned character offsets of some texts, unpadded (one list per text)."
@@ -109,6 +110,7 @@ def blank_token_ids(tokenizer) -> frozenset:
         _BLANK_IDS[tokenizer] = hit = (n, frozenset(ids))
     return hit[1]
 
+# %% ../nbs/04_model.ipynb #6d469e74
 def encode_texts(tokenizer, texts, max_length:int=128) -> EncodedTexts:
     "Tokenise `texts` (truncating to `max_length` tokens) keeping cleaned character offsets."
     texts = [t if isinstance(t, str) else '' if t is None else str(t) for t in texts]
@@ -230,6 +232,12 @@ def predict_proba(model:ToxicityClassifier, tokenizer, texts, max_length:int=128
     if probs: out[order] = torch.cat(probs).numpy()
     return out
 
+# %% ../nbs/04_model.ipynb #4e6efd02
+def resolve_device(device:str|None='auto') -> str:
+    "'auto' (or None): 'cuda' when torch can use a GPU (so `CUDA_VISIBLE_DEVICES=-1` or '' gives 'cpu'), else 'cpu'; any other device as given."
+    if device in (None, '', 'auto'): return 'cuda' if torch.cuda.is_available() else 'cpu'
+    return device
+
 # %% ../nbs/04_model.ipynb #98a6fe03
 CLASSIFIER_FORMAT = 'toxitrace-classifier/2'
 TOKENIZER_FILES = ('tokenizer.json', 'vocab.txt', 'sentencepiece.bpe.model', 'spiece.model', 'tokenizer.model')
@@ -288,14 +296,11 @@ class HFSequenceClassifier(nn.Module):
         if self.training: self.dropout(out.hidden_states[-1][:, 0])
         return out.logits
 
-# %% ../nbs/04_model.ipynb #ceb5c47a
+# %% ../nbs/04_model.ipynb #60d5cbb9
 HUB_LICENCES = {'Apache-2.0': 'apache-2.0', 'MIT': 'mit', 'CC BY-NC-ND 4.0': 'cc-by-nc-nd-4.0', 'CC BY-NC 4.0': 'cc-by-nc-4.0'}
 
-def _pct(x): return f'{100*x:.2f}'
-
-def model_card(meta:dict, run:dict=None, scores:dict=None, command:str=None, name:str='toxitrace classifier', ref:str='MODEL') -> str:
-    "A hub model card (YAML header + Markdown) for a classifier's `meta` (`toxitrace.json`), the `run` config it was trained by, its `scores` (`evaluate_classifier`) and the `command` that measured them; `ref`: the folder or hub name in its examples."
-    import yaml
+def card_header(meta:dict, run:dict=None, scores:dict=None, name:str='toxitrace classifier') -> dict:
+    "A model card's YAML header: language, the licence of its training data, data sets, base model, metrics and the test rows (`model-index`)."
     from toxitrace.data import SOURCES
     run, md = dict(run or {}), meta.get('metadata', {})
     dataset = run.get('dataset') or md.get('dataset')
@@ -311,19 +316,29 @@ def model_card(meta:dict, run:dict=None, scores:dict=None, command:str=None, nam
         header['model-index'] = [dict(name=name, results=[dict(
             task=dict(type='text-classification'), dataset=dict(name=f'{dataset} test', type=src.repo if src else str(dataset)),
             metrics=[dict(type=k, value=round(float(test[k]), 4)) for k in ('acc', 'recall', 'precision', 'f1', 'macro_f1') if k in test])])]
-    stage = md.get('stage')
+    return header
+
+# %% ../nbs/04_model.ipynb #d3017263
+def _card_use(ref:str) -> list[str]:
+    "A model card's first paragraph and its `## Use` section, with `ref` as the folder or hub name in the examples."
+    return ['A Chinese toxicity classifier that also says *where* a text is toxic: contiguous spans cut by BiCSE from the gradient '
+            'saliency of its own prediction (ToxiTrace, Eq. 1 and Algorithm 1), trained with '
+            '[toxitrace](https://github.com/toxitrace/toxitrace).', '', '## Use', '', '```python',
+            'import toxitrace.hf                    # registers the `toxitrace` model type with transformers',
+            'from transformers import pipeline', f"clf = pipeline('text-classification', model={ref!r})",
+            "clf('你真是个蠢货')", '', 'from toxitrace.detector import Detector   # label, P(toxic) and toxic character spans',
+            f"Detector.from_pretrained({ref!r}).predict(['你真是个蠢货'])", '```', '',
+            f'or `toxitrace extract --model {ref} --input texts.txt --output spans.jsonl`.']
+
+def _card_training(meta:dict, run:dict=None) -> list[str]:
+    "A model card's `## Training` section: the stage, labels, training data and its licence, the run config, the last epoch."
+    from toxitrace.data import SOURCES
+    run, md = dict(run or {}), meta.get('metadata', {})
+    dataset = run.get('dataset') or md.get('dataset')
+    src = SOURCES.get(dataset)
     how = {'warmup': 'the warm-up stage: cross-entropy fine-tuning of the encoder and a linear head',
-           'joint': 'ToxiTrace joint training: CE + λ_grad·(PGR + PPT) on CuSA span labels + λ_sem·ARCL'}.get(stage, 'toxitrace')
-    lines = ['---', yaml.safe_dump(header, sort_keys=False, allow_unicode=True).strip(), '---', '', f'# {name}', '',
-             'A Chinese toxicity classifier that also says *where* a text is toxic: contiguous spans cut by BiCSE from the gradient '
-             'saliency of its own prediction (ToxiTrace, Eq. 1 and Algorithm 1), trained with '
-             '[toxitrace](https://github.com/toxitrace/toxitrace).', '', '## Use', '', '```python',
-             'import toxitrace.hf                    # registers the `toxitrace` model type with transformers',
-             'from transformers import pipeline', f"clf = pipeline('text-classification', model={ref!r})",
-             "clf('你真是个蠢货')", '', 'from toxitrace.detector import Detector   # label, P(toxic) and toxic character spans',
-             f"Detector.from_pretrained({ref!r}).predict(['你真是个蠢货'])", '```', '',
-             f'or `toxitrace extract --model {ref} --input texts.txt --output spans.jsonl`.', '', '## Training', '',
-             f'* Stage: {how}.', f"* Labels: {', '.join(f'{i} = {n}' for i, n in enumerate(meta.get('label_names', [])))}; "
+           'joint': 'ToxiTrace joint training: CE + λ_grad·(PGR + PPT) on CuSA span labels + λ_sem·ARCL'}.get(md.get('stage'), 'toxitrace')
+    lines = ['## Training', '', f'* Stage: {how}.', f"* Labels: {', '.join(f'{i} = {n}' for i, n in enumerate(meta.get('label_names', [])))}; "
              f"pooling: {meta.get('pooling')}; max_length: {meta.get('max_length')} tokens."]
     if src: lines.append(f'* Training data: {dataset} ([{src.repo}](https://github.com/{src.repo}) @ {src.commit}), licence {src.licence}: {src.terms}')
     if run: lines.append('* Run config: ' + ', '.join(f'{k}={run[k]}' for k in ('preset', 'encoder', 'init', 'seed', 'train_size', 'warmup_epochs',
@@ -331,23 +346,38 @@ def model_card(meta:dict, run:dict=None, scores:dict=None, command:str=None, nam
     if md.get('history'):
         last = md['history'][-1]
         lines.append('* Last epoch on the validation split: ' + ', '.join(f'{k} {v:.4f}' for k, v in last.items()) + '.')
-    lines += ['', '## Results', '']
-    if test or (scores or {}).get('cntp_spans'):
-        if command: lines += [f'Measured by `{command}`.', '']
-        if test: lines += ['Table 1 (test split, %):', '', '| n | Acc | R | P | F1 | Macro-F1 |', '|---|---|---|---|---|---|',
-                           f"| {test.get('n')} | " + ' | '.join(_pct(test[k]) for k in ('acc', 'recall', 'precision', 'f1', 'macro_f1')) + ' |', '']
-        if (sp := scores.get('cntp_spans')):
-            lines += ['Table 2 (CNTP, given toxic, BiCSE spans, %):', '', '| n | overlap F1 | char F1 | char IoU |', '|---|---|---|---|',
-                      f"| {sp.get('n')} | {_pct(sp['overlap_f1'])} | {_pct(sp['char_f1'])} | {_pct(sp['char_iou'])} |", '']
-    else: lines += [f'Not evaluated yet: `toxitrace evaluate --model {ref} --out scores.json` measures Table 1 and Table 2.', '']
-    lines += ['## Intended use and limits', '',
-              '* For research and for auditing moderation systems, with human oversight; not a fully automated moderation system.',
-              '* Fine-grained toxic spans could be misused to reverse-engineer moderation or to craft toxic text that evades it.',
-              '* Cloaked or obfuscated toxicity (homophones, Pinyin replacements, as in CNTP) is not specifically handled and degrades it.',
-              '* Developed and evaluated on Chinese only; other languages are untested.',
-              '* The training texts contain offensive language by design; the training data\'s licence terms bind this model too.', '']
-    return '\n'.join(lines)
+    return lines
 
+# %% ../nbs/04_model.ipynb #b746d398
+def _pct(x): return f'{100*x:.2f}'
+
+def _card_results(scores:dict=None, command:str=None, ref:str='MODEL') -> list[str]:
+    "A model card's results: Table 1 (test) and Table 2 (CNTP) rows of `scores` and the `command` that measured them, else how to measure them."
+    test, sp = (scores or {}).get('test'), (scores or {}).get('cntp_spans')
+    if not (test or sp): return [f'Not evaluated yet: `toxitrace evaluate --model {ref} --out scores.json` measures Table 1 and Table 2.', '']
+    lines = [f'Measured by `{command}`.', ''] if command else []
+    if test: lines += ['Table 1 (test split, %):', '', '| n | Acc | R | P | F1 | Macro-F1 |', '|---|---|---|---|---|---|',
+                       f"| {test.get('n')} | " + ' | '.join(_pct(test[k]) for k in ('acc', 'recall', 'precision', 'f1', 'macro_f1')) + ' |', '']
+    if sp: lines += ['Table 2 (CNTP, given toxic, BiCSE spans, %):', '', '| n | overlap F1 | char F1 | char IoU |', '|---|---|---|---|',
+                     f"| {sp.get('n')} | {_pct(sp['overlap_f1'])} | {_pct(sp['char_f1'])} | {_pct(sp['char_iou'])} |", '']
+    return lines
+
+CARD_LIMITS = ['## Intended use and limits', '',
+               '* For research and for auditing moderation systems, with human oversight; not a fully automated moderation system.',
+               '* Fine-grained toxic spans could be misused to reverse-engineer moderation or to craft toxic text that evades it.',
+               '* Cloaked or obfuscated toxicity (homophones, Pinyin replacements, as in CNTP) is not specifically handled and degrades it.',
+               '* Developed and evaluated on Chinese only; other languages are untested.',
+               '* The training texts contain offensive language by design; the training data\'s licence terms bind this model too.', '']
+
+# %% ../nbs/04_model.ipynb #dc21ed83
+def model_card(meta:dict, run:dict=None, scores:dict=None, command:str=None, name:str='toxitrace classifier', ref:str='MODEL') -> str:
+    "A hub model card (YAML header + Markdown) for a classifier's `meta` (`toxitrace.json`), the `run` config it was trained by, its `scores` (`evaluate_classifier`) and the `command` that measured them; `ref`: the folder or hub name in its examples."
+    import yaml
+    header = yaml.safe_dump(card_header(meta, run, scores, name), sort_keys=False, allow_unicode=True).strip()
+    return '\n'.join(['---', header, '---', '', f'# {name}', '', *_card_use(ref), '', *_card_training(meta, run),
+                      '', '## Results', '', *_card_results(scores, command, ref), *CARD_LIMITS])
+
+# %% ../nbs/04_model.ipynb #7f0addaa
 def _run_context(folder:Path):
     "The run config and the record of `metrics.json` of the run folder that holds `folder` (a run's `warmup/` or `joint/`), where there is one."
     run_cfg = folder.parent/'config.json'
@@ -368,7 +398,7 @@ def write_model_card(folder, scores:dict=None, command:str=None, ref:str=None) -
         tmp.write_text(model_card(meta, run, scores, command, name=ref or folder.name, ref=ref or str(folder)), encoding='utf-8')
     return folder/'README.md'
 
-# %% ../nbs/04_model.ipynb #4a5df908
+# %% ../nbs/04_model.ipynb #40db5169
 def _write_toxitrace_model(folder:Path, model:ToxicityClassifier, max_length:int):
     "`config.json` (model type `toxitrace`, `auto_map` to the `modeling_toxitrace.py` it copies beside) and `model.safetensors` (encoder + head, without the unused pooler) of a `ToxicityClassifier`."
     import shutil, transformers
@@ -383,6 +413,7 @@ def _write_toxitrace_model(folder:Path, model:ToxicityClassifier, max_length:int
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.startswith('encoder.pooler.')}
     save_file(state, folder/'model.safetensors', metadata={'format': 'pt'})
 
+# %% ../nbs/04_model.ipynb #d5500ace
 def save_classifier(folder, model, tokenizer, max_length:int=128, **metadata) -> Path:
     "Save a `ToxicityClassifier` or `HFSequenceClassifier` with its tokenizer as one transformers folder with a model card and `toxitrace.json` (label names, max_length, `metadata`), atomically."
     import toxitrace, transformers
@@ -405,7 +436,7 @@ def save_classifier(folder, model, tokenizer, max_length:int=128, **metadata) ->
         (tmp/'README.md').write_text(model_card(meta, run or metadata.get('run'), name=folder.name, ref=str(folder)), encoding='utf-8')
     return folder
 
-# %% ../nbs/04_model.ipynb #fe3708b8
+# %% ../nbs/04_model.ipynb #e3c4c221
 def _read_weights(path:Path) -> dict:
     "The tensors of a safetensors file; a damaged or truncated one is a one-line error naming it."
     try: return load_file(path)
@@ -430,6 +461,7 @@ def _load_toxitrace_model(folder:Path, meta:dict) -> ToxicityClassifier:
         raise ValueError(f"{folder}/model.safetensors does not fit its config.json (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return model
 
+# %% ../nbs/04_model.ipynb #cc31c093
 def _max_length(model) -> int:
     "The longest input a transformers classifier takes, at most 512 tokens (RoBERTa-style models lose padding_idx + 1 positions)."
     emb = getattr(model.base_model, 'embeddings', None)
@@ -456,6 +488,7 @@ def _load_transformers_model(name_or_path) -> HFSequenceClassifier:
                          "a bare encoder; train a classifier on it (toxitrace train) or give a *ForSequenceClassification checkpoint")
     return HFSequenceClassifier(model)
 
+# %% ../nbs/04_model.ipynb #b8ec8dda
 def load_classifier(folder, device='cpu'):
     "Load a classifier: a folder written by `save_classifier` (either format), or any transformers sequence-classification folder or hub name: `(model, tokenizer, meta)`, model in eval mode."
     p = Path(folder).expanduser()

@@ -102,7 +102,8 @@ def plot_robustness(reports:dict, ax=None):
 def run_robustness(model_dir, kinds=None, normalize:bool=False, n:int=400, part:str='test', seed:int=0, data_dir=None,
                    out=None, batch_size:int=32, device='auto') -> str:
     "The per-type robustness table of the classifier in `model_dir` (with the lexicon normaliser when `normalize`); written as JSON to `out` if given."
-    from toxitrace.detector import Detector, resolve_device
+    from toxitrace.model import resolve_device
+    from toxitrace.detector import Detector
     from toxitrace.data import data_record, resolve_data_dir
     from toxitrace.perturb import default_normalizer
     from toxitrace.runs import run_record, write_json_atomic

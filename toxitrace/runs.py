@@ -6,7 +6,8 @@ Docs: https://toxitrace.github.io/toxitrace/runs.html.md"""
 
 # %% auto #0
 __all__ = ['atomic_path', 'stale_temps', 'write_json_atomic', 'write_jsonl', 'read_jsonl', 'check_writable', 'update_json',
-           'atomic_dir', 'git_commit', 'run_record', 'fingerprint', 'frame_fingerprint', 'rank', 'RunState']
+           'atomic_dir', 'git_commit', 'run_record', 'fingerprint', 'frame_fingerprint', 'rank', 'world_size',
+           'local_rank', 'barrier', 'process_group', 'RunState']
 
 # %% ../nbs/01_runs.ipynb #8c5502f2
 import hashlib, json, os, platform, secrets, subprocess, sys, tempfile, time
@@ -122,7 +123,7 @@ def run_record(data:dict|None=None, **config) -> dict:
                 git_commit=git_commit(Path(__file__).parent if '__file__' in globals() else '.'),
                 date=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
 
-# %% ../nbs/01_runs.ipynb #c8459e86
+# %% ../nbs/01_runs.ipynb #a3151cc9
 def fingerprint(*parts) -> str:
     "16 hex digits of the sha256 of `parts` as JSON: a stage key."
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -131,10 +132,37 @@ def frame_fingerprint(df, cols=('text', 'label')) -> str:
     "The `fingerprint` of a frame's `cols`."
     return fingerprint([df[c].tolist() for c in cols if c in df])
 
+# %% ../nbs/01_runs.ipynb #91eb28fe
 def rank() -> int:
     "This process's rank in a data-parallel run (env `RANK`, as torchrun and accelerate set it); 0 alone."
     return int(os.environ.get('RANK', 0))
 
+def world_size() -> int:
+    "The number of processes of a data-parallel run (env `WORLD_SIZE`); 1 alone."
+    return int(os.environ.get('WORLD_SIZE', 1) or 1)
+
+def local_rank() -> int:
+    "This process's index on its machine (env `LOCAL_RANK`: its GPU); 0 alone."
+    return int(os.environ.get('LOCAL_RANK', 0))
+
+# %% ../nbs/01_runs.ipynb #cce8bf92
+def barrier():
+    "Wait for every process of a data-parallel run; a no-op alone or without a process group."
+    if world_size() <= 1: return
+    import torch.distributed as dist
+    if dist.is_initialized(): dist.barrier()
+
+@contextmanager
+def process_group(backend:str='gloo'):
+    "The default `torch.distributed` process group for the block: opened (env:// rendezvous) and closed again unless one is already open."
+    import torch.distributed as dist
+    own = not dist.is_initialized()
+    if own: dist.init_process_group(backend)
+    try: yield
+    finally:
+        if own: dist.destroy_process_group()
+
+# %% ../nbs/01_runs.ipynb #74a1a282
 class RunState:
     "A run folder's `config.json`: the resolved config and, per finished stage, its key, time and summary."
     def __init__(self, folder, config:dict):

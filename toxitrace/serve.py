@@ -12,7 +12,8 @@ import asyncio, contextlib, socket, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .detector import Detector, resolve_device
+from .model import resolve_device
+from .detector import Detector
 
 # %% ../nbs/07c_serve.ipynb #04ab8408
 @dataclass
