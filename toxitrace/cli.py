@@ -69,6 +69,7 @@ def _annotate_args(p):
     p.add_argument('--seed', type=int, default=0); p.add_argument('--method', default='bicse', choices=['bicse', 'topk'])
     p.add_argument('--out', default='outputs/annotate'); p.add_argument('--data-dir', default=None)
 
+# %% ../nbs/16_cli.ipynb #03c12752
 def _evaluate_args(p):
     "The arguments of `evaluate`."
     p.add_argument('--model', required=True, help='a classifier folder')

@@ -26,7 +26,7 @@ from .detector import Detector
 __all__ = ['TABLE4_SYSTEM', 'TABLE4_USER', 'CUE_SEPARATOR', 'REPLY_SEPARATORS', 'CUE_METHODS', 'prompt_version', 'user_message',
            'cue_strings', 'cue_char_spans', 'Refinement', 'parse_reply', 'Refiner', 'ClaudeRefiner', 'Lexicon',
            'lexicon_terms', 'LexiconRefiner', 'state_span_terms', 'as_detector', 'detector_fingerprint', 'cue_spans',
-           'cue_changes', 'annotate', 'save_annotations', 'load_annotations', 'annotation_card',
+           'cue_changes', 'annotate', 'save_annotations', 'load_annotations', 'annotation_rows', 'annotation_card',
            'write_annotation_card', 'CueRefiner', 'classifier_summary', 'state_refiner']
 
 # %% ../nbs/08_cusa.ipynb #d2cc2454
@@ -352,13 +352,12 @@ def load_annotations(path) -> pd.DataFrame:
     for col in ('cue_spans', 'spans'): df[col] = [[tuple(int(v) for v in s) for s in x] for x in df[col]]
     return df
 
-# %% ../nbs/08_cusa.ipynb #43debda6
-def annotation_card(df: pd.DataFrame, source: str, classifier: str = '', note: str = '') -> str:
-    "A markdown data card for `annotate`'s frame `df`: how it was made and what it holds."
-    a, share = df.attrs.get('cusa', {}), lambda k, n: f'{k:,} ({k / n:.1%})' if n else f'{k:,}'
-    ref, ver, method = (df[c].iloc[0] if len(df) else '' for c in ('refiner', 'refiner_version', 'cue_method'))
+# %% ../nbs/08_cusa.ipynb #c7880335
+def annotation_rows(a:dict) -> list[tuple[str, str]]:
+    "The (what, count) rows of a weak-label card from `annotate`'s `attrs['cusa']` record `a`."
+    share = lambda k, n: f'{k:,} ({k / n:.1%})' if n else f'{k:,}'
     n_tox, spans = a.get('toxic_rows', 0), a.get('spans', 0)
-    rows = [('rows', f"{a.get('rows', len(df)):,}"), ('toxic rows (label 1): annotated', f'{n_tox:,}'),
+    rows = [('rows', f"{a.get('rows', 0):,}"), ('toxic rows (label 1): annotated', f'{n_tox:,}'),
             ('of these, called toxic by the classifier', share(a.get('predicted_toxic', 0), n_tox)),
             ('toxic rows with at least one cue', share(a.get('rows_with_cues', 0), n_tox)),
             ('cue spans', f"{a.get('cue_spans', 0):,}"),
@@ -374,6 +373,13 @@ def annotation_card(df: pd.DataFrame, source: str, classifier: str = '', note: s
         rows += [('reply strings kept / dropped (not in the text)', f"{a.get('strings_kept', 0):,} / {a.get('strings_dropped', 0):,}"),
                  ('LLM requests / cache hits / tokens in + out',
                   f"{stats['requests']:,} / {stats['cache_hits']:,} / {stats['input_tokens']:,} + {stats['output_tokens']:,}")]
+    return rows
+
+# %% ../nbs/08_cusa.ipynb #43debda6
+def annotation_card(df: pd.DataFrame, source: str, classifier: str = '', note: str = '') -> str:
+    "A markdown data card for `annotate`'s frame `df`: how it was made and what it holds."
+    ref, ver, method = (df[c].iloc[0] if len(df) else '' for c in ('refiner', 'refiner_version', 'cue_method'))
+    rows = annotation_rows({'rows': len(df), **df.attrs.get('cusa', {})})
     table = '\n'.join(['| | |', '|---|---|'] + [f'| {k} | {v} |' for k, v in rows])
     import toxitrace
     return f"""# Weak toxic-span labels: {source}

@@ -202,6 +202,20 @@ def augmented(self:ToxiTraceRun, df:pd.DataFrame, terms=()) -> pd.DataFrame:
     out = augment_frame(df.assign(spans=[merge_spans(lex.find(t)) if y == 1 else [] for t, y in zip(df.text, df.label)]), rate, seed=seed)
     return out.drop(columns='spans')                               # pandas keeps attrs['augment'] through drop
 
+# %% ../nbs/14_pipeline.ipynb #b641eea2
+@patch
+def warmup_key(self:ToxiTraceRun, train:pd.DataFrame, encoder=None) -> str:
+    "The fingerprint of the warm-up stage on `train` (augmented): the encoder, or the `init` classifier (its files' sizes and times), the settings and the frames."
+    cfg, valid = self.cfg, frame_fingerprint(self.frames['valid'])
+    if not cfg['init']:
+        enc_name = cfg['encoder'] if encoder is None else getattr(encoder, 'name', 'custom')
+        return fingerprint('warmup', enc_name, cfg['num_hidden_layers'], cfg['pooling'], cfg['max_length'], cfg['bs'],
+                           cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid)
+    src = Path(cfg['init'])
+    stamp = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(src.iterdir()) if f.is_file()] if src.is_dir() else None
+    return fingerprint('warmup-init', str(src.resolve()) if src.is_dir() else cfg['init'], stamp, cfg['max_length'],
+                       cfg['bs'], cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid)
+
 # %% ../nbs/14_pipeline.ipynb #f95d3e83
 @patch
 def warmup(self:ToxiTraceRun, encoder=None, terms=()):
@@ -212,17 +226,8 @@ def warmup(self:ToxiTraceRun, encoder=None, terms=()):
         model, tok, _ = load_classifier(cfg['warmup_dir'])
         self.keys['warmup'] = fingerprint('warmup-dir', str(Path(cfg['warmup_dir']).resolve()), meta.get('saved_at'))
         return model, tok
-    enc_name = cfg['encoder'] if encoder is None else getattr(encoder, 'name', 'custom')
     train = self.augmented(frames['train'], terms)
-    key = self.keys['warmup'] = fingerprint('warmup', enc_name, cfg['num_hidden_layers'], cfg['pooling'], cfg['max_length'], cfg['bs'],
-                                            cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train),
-                                            frame_fingerprint(frames['valid']))
-    if cfg['init']:
-        src = Path(cfg['init'])
-        stamp = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(src.iterdir()) if f.is_file()] if src.is_dir() else None
-        key = self.keys['warmup'] = fingerprint('warmup-init', str(src.resolve()) if src.is_dir() else cfg['init'], stamp, cfg['max_length'],
-                                                cfg['bs'], cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'],
-                                                frame_fingerprint(train), frame_fingerprint(frames['valid']))
+    key = self.keys['warmup'] = self.warmup_key(train, encoder)
     folder = out/'warmup'
     if state.done('warmup', key, folder/'toxitrace.json'):
         model, tok, _ = load_classifier(folder)
@@ -288,16 +293,23 @@ def reasoning(self:ToxiTraceRun, ann:pd.DataFrame, reasoner=None) -> pd.DataFram
         state.finish('reasoning', key, **(on_rank0(run) or {}))
     return load_reasonings(path)
 
+# %% ../nbs/14_pipeline.ipynb #c7d51f02
+@patch
+def joint_key(self:ToxiTraceRun) -> str:
+    "The fingerprint of the joint stage: the keys of the stages before it and every setting it trains with."
+    cfg = self.cfg
+    return fingerprint('joint', [self.keys['warmup'], self.keys['cusa'], self.keys.get('reasoning')],
+                       *(cfg[k] for k in ('no_cusa', 'no_arcl', 'no_gcloss', 'joint_epochs', 'lambda_grad',
+                       'lambda_sem', 'joint_enc_lr', 'joint_head_lr', 'margin', 'alpha', 'cap', 'quantile', 'temperature', 'bs',
+                       'max_length', 'reason_max_length', 'seed', 'gcloss_form')),
+                       *([('augment', cfg['augment'])] if cfg['augment'] else []))   # absent when off: old run folders keep their keys
+
 # %% ../nbs/14_pipeline.ipynb #35441d53
 @patch
 def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
     "Stage 4: ToxiTrace's joint training from the warm-up classifier (resuming from its epoch checkpoint, removed when the stage is done unless `keep_checkpoints`); `(model, tokenizer)`."
     cfg, out, state = self.cfg, self.out, self.state
-    key = self.keys['joint'] = fingerprint('joint', [self.keys['warmup'], self.keys['cusa'], self.keys.get('reasoning')],
-                      *(cfg[k] for k in ('no_cusa', 'no_arcl', 'no_gcloss', 'joint_epochs', 'lambda_grad',
-                      'lambda_sem', 'joint_enc_lr', 'joint_head_lr', 'margin', 'alpha', 'cap', 'quantile', 'temperature', 'bs',
-                      'max_length', 'reason_max_length', 'seed', 'gcloss_form')),
-                      *([('augment', cfg['augment'])] if cfg['augment'] else []))   # absent when off: old run folders keep their keys
+    key = self.keys['joint'] = self.joint_key()
     folder, ckpt = out/'joint', out/'joint_checkpoint.pth'
     drop_ckpt = lambda: [p.unlink(missing_ok=True) for p in [*stale_temps(ckpt), *([] if cfg['keep_checkpoints'] else [ckpt])]]
     if state.done('joint', key, folder/'toxitrace.json'):

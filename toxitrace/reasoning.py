@@ -16,6 +16,7 @@ import hashlib, json, re, time
 from pathlib import Path
 
 import pandas as pd
+from fastcore.basics import patch
 
 from .spans import fold_ascii, is_ascii_alnum
 from .runs import atomic_path, read_jsonl
@@ -127,15 +128,17 @@ class TemplateReasoner:
         if len(cats) > 1 and 'general' in cats: cats.remove('general')          # a named group beats "others"
         return words, cats
 
-    def reason(self, texts, stance: str, spans_list=None) -> list[str]:
-        "The `stance` reasoning of each text (`spans_list`: per text, character spans to quote when it has no lexicon term)."
-        check_stance(stance)
-        texts = ['' if t is None else str(t) for t in texts]
-        spans_list = [()] * len(texts) if spans_list is None else list(spans_list)
-        if len(spans_list) != len(texts): raise ValueError(f"{len(texts)} texts but {len(spans_list)} span lists")
-        return [fill_reference(stance, *self.words_and_groups(t, s)) for t, s in zip(texts, spans_list)]
-
     def __repr__(self): return f'TemplateReasoner(version={self.version!r})'
+
+# %% ../nbs/10b_reasoning.ipynb #a321ea79
+@patch
+def reason(self:TemplateReasoner, texts, stance: str, spans_list=None) -> list[str]:
+    "The `stance` reasoning of each text (`spans_list`: per text, character spans to quote when it has no lexicon term)."
+    check_stance(stance)
+    texts = ['' if t is None else str(t) for t in texts]
+    spans_list = [()] * len(texts) if spans_list is None else list(spans_list)
+    if len(spans_list) != len(texts): raise ValueError(f"{len(texts)} texts but {len(spans_list)} span lists")
+    return [fill_reference(stance, *self.words_and_groups(t, s)) for t, s in zip(texts, spans_list)]
 
 # %% ../nbs/10b_reasoning.ipynb #aa4da9b4
 def generate_reasonings(df: pd.DataFrame, reasoner, spans_col: str = 'spans', **kwargs) -> pd.DataFrame:

@@ -15,8 +15,8 @@ from fastcore.basics import patch
 from .runs import check_writable
 from .data import DownloadError, load_dataset, resolve_data_dir, stratified_sample
 from .claude import check_claude, has_claude_key
-from .cusa import (ClaudeRefiner, CueRefiner, LexiconRefiner, Refiner, annotate, classifier_summary, save_annotations,
-                            state_refiner, write_annotation_card)
+from .cusa import ClaudeRefiner, CueRefiner, LexiconRefiner, Refiner, annotate, classifier_summary, save_annotations
+from .cusa import state_refiner, write_annotation_card
 from .tagger import learned_refiner
 
 # %% auto #0
