@@ -19,8 +19,8 @@ from tqdm import tqdm
 from .runs import check_writable
 
 # %% auto #0
-__all__ = ['DEFAULT_CLAUDE_MODEL', 'RefinerError', 'CacheWarning', 'JsonlCache', 'RefineStats', 'claude_model', 'request_key',
-           'ClaudeError', 'api_error_text', 'Claude']
+__all__ = ['DEFAULT_CLAUDE_MODEL', 'RefinerError', 'CREDENTIAL_VARS', 'CacheWarning', 'JsonlCache', 'RefineStats', 'claude_model',
+           'request_key', 'ClaudeError', 'api_error_text', 'Claude', 'has_claude_key', 'redact_secrets', 'check_claude']
 
 # %% ../nbs/03_claude.ipynb #7fc0ca21
 class CacheWarning(UserWarning):
@@ -149,6 +149,19 @@ class Claude:
         store_attr('client,max_workers,max_retries,timeout,progress,batch_size,poll_interval')
         self.model, self.cache, self.stats = claude_model(model), JsonlCache(cache_path), RefineStats()
 
+# %% ../nbs/03_claude.ipynb #b0f0ad01
+CREDENTIAL_VARS = ('ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN')
+
+def has_claude_key() -> bool:
+    "Whether `ANTHROPIC_API_KEY` is set: the `auto` refiner and reasoner ask Claude then, else work offline."
+    return bool(os.environ.get('ANTHROPIC_API_KEY'))
+
+def redact_secrets(s:str, *values) -> str:
+    "`s` with the value of every `CREDENTIAL_VARS` variable of the environment, and of `values`, replaced by [redacted]."
+    for v in (*(os.environ.get(k) for k in CREDENTIAL_VARS), *values):
+        if isinstance(v, str) and v: s = s.replace(v, '[redacted]')
+    return s
+
 # %% ../nbs/03_claude.ipynb #c64d0374
 @patch
 def sdk(self:Claude):
@@ -164,13 +177,11 @@ def sdk(self:Claude):
         self.client = client
     return self.client
 
+# %% ../nbs/03_claude.ipynb #f873f5b1
 @patch
 def redact(self:Claude, s:str) -> str:
-    "`s` with any credential value replaced by [redacted]."
-    for v in (os.environ.get('ANTHROPIC_API_KEY'), os.environ.get('ANTHROPIC_AUTH_TOKEN'),
-              getattr(self.client, 'api_key', None), getattr(self.client, 'auth_token', None)):
-        if isinstance(v, str) and v: s = s.replace(v, '[redacted]')
-    return s
+    "`s` with any credential value (the environment's, the client's) replaced by [redacted] (`redact_secrets`)."
+    return redact_secrets(s, getattr(self.client, 'api_key', None), getattr(self.client, 'auth_token', None))
 
 # %% ../nbs/03_claude.ipynb #9c7308a2
 def _record(message, via:str, model:str, version:str) -> dict:
@@ -258,6 +269,12 @@ def check(self:Claude) -> Claude:
         try: check_writable(self.cache.path)
         except OSError as e: raise ClaudeError(f'{e}: the Claude cache must be writable, or paid answers would be lost') from None
     return self
+
+# %% ../nbs/03_claude.ipynb #8cc38120
+def check_claude(obj):
+    "`obj.claude.check()` when `obj` (a refiner or a reasoner) asks Claude: credentials and a writable cache, before any work; `obj`."
+    if isinstance(getattr(obj, 'claude', None), Claude): obj.claude.check()
+    return obj
 
 # %% ../nbs/03_claude.ipynb #a3100aed
 @patch

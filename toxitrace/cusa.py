@@ -7,7 +7,7 @@ Docs: https://toxitrace.github.io/toxitrace/cusa.html.md"""
 # %% ../nbs/08_cusa.ipynb #20e74d74
 from __future__ import annotations
 
-import hashlib, json, os, re, time, warnings
+import hashlib, json, re, time, warnings
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .spans import find_all, fold_ascii, is_ascii_alnum, merge_close, merge_spans, trim_span
 from .runs import atomic_path, read_jsonl
-from .data import DownloadError, load_dataset, load_lexicon, resolve_data_dir, stratified_sample
+from .data import load_dataset, load_lexicon
 from .claude import Claude, JsonlCache, RefineStats, request_key
 from .detector import Detector
 
@@ -26,9 +26,8 @@ from .detector import Detector
 __all__ = ['TABLE4_SYSTEM', 'TABLE4_USER', 'CUE_SEPARATOR', 'REPLY_SEPARATORS', 'CUE_METHODS', 'prompt_version', 'user_message',
            'cue_strings', 'cue_char_spans', 'Refinement', 'parse_reply', 'Refiner', 'ClaudeRefiner', 'Lexicon',
            'lexicon_terms', 'LexiconRefiner', 'state_span_terms', 'as_detector', 'detector_fingerprint', 'cue_spans',
-           'cue_changes', 'annotate', 'save_annotations', 'load_annotations', 'annotation_card',
-           'write_annotation_card', 'CueRefiner', 'classifier_summary', 'default_refiner', 'state_refiner',
-           'annotate_dataset']
+           'cue_changes', 'annotate', 'save_annotations', 'load_annotations', 'annotation_rows', 'annotation_card',
+           'write_annotation_card', 'CueRefiner', 'classifier_summary', 'state_refiner']
 
 # %% ../nbs/08_cusa.ipynb #d2cc2454
 TABLE4_SYSTEM = '\n'.join([
@@ -82,6 +81,7 @@ class Refinement:
     kept: list      # strings taken from the reply (or the spans' texts), in reply order
     dropped: list   # reply strings that do not occur in the text
 
+# %% ../nbs/08_cusa.ipynb #442bf1db
 REPLY_SEPARATORS = '、，,;；\n\r'
 
 _SPLIT = re.compile('[' + re.escape(REPLY_SEPARATORS) + ']')
@@ -104,6 +104,7 @@ def _forms(piece: str):
     v = v.strip(_WRAPPERS); yield v
     v = v.strip(_END_PUNCT + _WRAPPERS); yield v
 
+# %% ../nbs/08_cusa.ipynb #514e6bb9
 def parse_reply(reply: str, text: str, truncated: bool = False) -> Refinement:
     "The spans of `text` an LLM `reply` names: each listed string found in `text` marks all its occurrences; overlaps merged."
     body = _ITEM_NUMBER.sub(r'\1', _FENCE.sub('', reply or ''))
@@ -260,6 +261,7 @@ def as_detector(classifier, method: str = 'bicse', frac: float = 0.15):
     model, tokenizer = classifier
     return Detector(model, tokenizer, span_method=method, topk_frac=frac)
 
+# %% ../nbs/08_cusa.ipynb #f02b159c
 def detector_fingerprint(det) -> str:
     "16 hex digits identifying a detector's classifier: sha256 of its head weights, max_length and threshold."
     h = hashlib.sha256(f'{det.max_length}/{det.threshold}'.encode())
@@ -297,6 +299,7 @@ def cue_changes(cues, spans) -> dict:
     added = sum(not any(c < b and a < d for a, b in cues) for c, d in spans)
     return dict(kept=kept, extended=extended, changed=changed, dropped=dropped, added=added)
 
+# %% ../nbs/08_cusa.ipynb #c8005b3e
 def annotate(dataset: pd.DataFrame, classifier, refiner: Refiner, method: str = 'bicse', frac: float = 0.15,
              batch_size: int = 32, cue_cache=None, progress: bool = True, **refine_kwargs) -> pd.DataFrame:
     "CuSA over `dataset` (text, label): cues of the toxic texts from `classifier`, refined by `refiner`; one row per text."
@@ -349,13 +352,12 @@ def load_annotations(path) -> pd.DataFrame:
     for col in ('cue_spans', 'spans'): df[col] = [[tuple(int(v) for v in s) for s in x] for x in df[col]]
     return df
 
-# %% ../nbs/08_cusa.ipynb #43debda6
-def annotation_card(df: pd.DataFrame, source: str, classifier: str = '', note: str = '') -> str:
-    "A markdown data card for `annotate`'s frame `df`: how it was made and what it holds."
-    a, share = df.attrs.get('cusa', {}), lambda k, n: f'{k:,} ({k / n:.1%})' if n else f'{k:,}'
-    ref, ver, method = (df[c].iloc[0] if len(df) else '' for c in ('refiner', 'refiner_version', 'cue_method'))
+# %% ../nbs/08_cusa.ipynb #c7880335
+def annotation_rows(a:dict) -> list[tuple[str, str]]:
+    "The (what, count) rows of a weak-label card from `annotate`'s `attrs['cusa']` record `a`."
+    share = lambda k, n: f'{k:,} ({k / n:.1%})' if n else f'{k:,}'
     n_tox, spans = a.get('toxic_rows', 0), a.get('spans', 0)
-    rows = [('rows', f"{a.get('rows', len(df)):,}"), ('toxic rows (label 1): annotated', f'{n_tox:,}'),
+    rows = [('rows', f"{a.get('rows', 0):,}"), ('toxic rows (label 1): annotated', f'{n_tox:,}'),
             ('of these, called toxic by the classifier', share(a.get('predicted_toxic', 0), n_tox)),
             ('toxic rows with at least one cue', share(a.get('rows_with_cues', 0), n_tox)),
             ('cue spans', f"{a.get('cue_spans', 0):,}"),
@@ -371,6 +373,13 @@ def annotation_card(df: pd.DataFrame, source: str, classifier: str = '', note: s
         rows += [('reply strings kept / dropped (not in the text)', f"{a.get('strings_kept', 0):,} / {a.get('strings_dropped', 0):,}"),
                  ('LLM requests / cache hits / tokens in + out',
                   f"{stats['requests']:,} / {stats['cache_hits']:,} / {stats['input_tokens']:,} + {stats['output_tokens']:,}")]
+    return rows
+
+# %% ../nbs/08_cusa.ipynb #43debda6
+def annotation_card(df: pd.DataFrame, source: str, classifier: str = '', note: str = '') -> str:
+    "A markdown data card for `annotate`'s frame `df`: how it was made and what it holds."
+    ref, ver, method = (df[c].iloc[0] if len(df) else '' for c in ('refiner', 'refiner_version', 'cue_method'))
+    rows = annotation_rows({'rows': len(df), **df.attrs.get('cusa', {})})
     table = '\n'.join(['| | |', '|---|---|'] + [f'| {k} | {v} |' for k, v in rows])
     import toxitrace
     return f"""# Weak toxic-span labels: {source}
@@ -390,6 +399,7 @@ machine-made, not human annotations.
 {table}
 """
 
+# %% ../nbs/08_cusa.ipynb #98e6d010
 def write_annotation_card(df: pd.DataFrame, path, source: str, classifier: str = '', note: str = '') -> Path:
     "Write `annotation_card` to `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -417,42 +427,8 @@ def classifier_summary(model_dir) -> str:
     return (f"{Path(str(cfg['encoder'])).name} ({cfg.get('num_hidden_layers') or 'all'} layers, {cfg.get('pooling', '?')} pooling), "
             f"warm-up on {cfg.get('train_size', '?')} COLD train texts for {cfg.get('epochs', '?')} epoch(s), seed {cfg.get('seed', '?')}")
 
-def default_refiner(cache_path=None, data_dir=None, model: str | None = None, **kwargs) -> Refiner:
-    "`ClaudeRefiner` if `ANTHROPIC_API_KEY` is set; offline the `state` refiner (`state_refiner`), or `LexiconRefiner` with a warning when STATE ToxiCN cannot be had."
-    if os.environ.get('ANTHROPIC_API_KEY'): return ClaudeRefiner(model=model, cache_path=cache_path, **kwargs)
-    try: return state_refiner(data_dir)
-    except DownloadError as e:
-        warnings.warn(f'refiner auto: the state refiner needs STATE ToxiCN train ({e}); using the weaker lexicon refiner')
-        return LexiconRefiner(data_dir=data_dir)
-
 def state_refiner(data_dir=None, min_count:int=2) -> LexiconRefiner:
     "The offline refiner with STATE-mined terms (`state_span_terms`) added to the two lexicons, matches first (`cues='fallback'`, `gap=0`)."
     r = LexiconRefiner(terms=lexicon_terms(data_dir) + state_span_terms(data_dir, min_count)[0], cues='fallback', gap=0)
     r.name = 'state'
     return r
-
-def annotate_dataset(model_dir, dataset: str = 'cold', split: str = 'train', out='outputs/annotate', refiner: Refiner | None = None,
-                     size: int = 0, seed: int = 0, method: str = 'bicse', data_dir=None, batch_size: int = 32,
-                     progress: bool = True) -> dict:
-    "CuSA weak labels for `dataset`/`split` (all, or a stratified sample of `size`) with the classifier in `model_dir`: `OUT/cusa_<dataset>_<split>.jsonl` + card."
-    if not (Path(model_dir)/'toxitrace.json').exists(): raise FileNotFoundError(f'{model_dir}: no toxitrace classifier folder (toxitrace.json)')
-    if refiner is not None and not callable(getattr(refiner, 'refine', None)):
-        raise TypeError(f'refiner must be a Refiner or None (the default refiner), not {refiner!r}; by name: toxitrace.tagger.named_refiner')
-    out, data_dir = Path(out), resolve_data_dir(data_dir)
-    if refiner is None: refiner = default_refiner(out/'cusa_claude_cache.jsonl', data_dir)
-    df = load_dataset(dataset, split, data_dir)
-    if size: df = stratified_sample(df, size, seed)
-    print(f'CuSA on {len(df):,} {dataset} {split} texts ({int(df.label.sum()):,} toxic): {method} cues from {model_dir}, refiner '
-          f'{refiner.name} ({refiner.version})' + (' -- the offline stand-in, weaker than the LLM' if refiner.name == 'lexicon' else ''))
-    t0 = time.time()
-    ann = annotate(df, str(model_dir), refiner, method=method, batch_size=batch_size, cue_cache=out/'cusa_cues.jsonl', progress=progress)
-    name = f'cusa_{dataset}_{split}'
-    path = save_annotations(ann, out/f'{name}.jsonl')
-    sample = f'a stratified sample of {len(df):,} (seed {seed})' if size else 'all'
-    note = (f'Made by `annotate_dataset({dataset!r}, {split!r}, size={size}, seed={seed}, method={method!r})` (`toxitrace annotate`).' +
-            (' Refiner `lexicon`: the offline stand-in for the LLM, much weaker than it.' if refiner.name == 'lexicon' else ''))
-    card = write_annotation_card(ann, out/f'{name}.md', f'{dataset} {split} ({sample})', classifier_summary(model_dir), note)
-    a = ann.attrs['cusa']
-    print(f"Weak labels: {a['spans']:,} spans on {a['rows_with_spans']:,} of {a['toxic_rows']:,} toxic texts -> {path} (card: {card}), "
-          f'{time.time() - t0:.0f} s.')
-    return dict(path=str(path), card=str(card), seconds=round(time.time() - t0, 1), **{k: v for k, v in a.items() if k != 'stats'})

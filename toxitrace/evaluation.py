@@ -8,19 +8,22 @@ Docs: https://toxitrace.github.io/toxitrace/evaluation.html.md"""
 __all__ = ['T1_COLS', 'PAPER_TABLE1', 'T2_COLS', 'PAPER_TABLE2', 'check_span', 'check_span_corpus', 'spans_match',
            'overlap_counts', 'char_counts', 'safe_div', 'f1', 'span_scores', 'classification_scores',
            'detection_scores', 'format_scores', 'run_tables', 'score_corpus', 'evaluate_spans', 'with_attribution',
-           'cntp_span_rows', 'span_table', 'saliency_on_spans', 'evaluate_classifier', 'span_quality']
+           'cntp_span_rows', 'span_table', 'saliency_on_spans', 'evaluate_classifier', 'run_evaluate',
+           'compare_saliency', 'span_quality']
 
 # %% ../nbs/12_evaluation.ipynb #9619d9b2
-import copy, numbers, time, warnings
+import copy, math, numbers, time, warnings
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, average_precision_score, f1_score, precision_score, recall_score
 
 from .spans import char_spans_to_token_mask, merge_spans
-from .data import cntp_leakage_free_ids, load_dataset
+from .runs import check_writable, run_record, write_json_atomic
+from .data import cntp_leakage_free_ids, data_record, load_dataset, resolve_data_dir, span_eval_frame, stratified_sample
+from .model import load_classifier
 from .saliency import attribution
-from .detector import Detector
+from .detector import Detector, plot_saliency
 
 # %% ../nbs/12_evaluation.ipynb #fe238322
 def check_span(span, i: int, side: str):
@@ -219,6 +222,42 @@ def evaluate_classifier(model, tokenizer, frames:dict, max_length:int, bs:int=64
         res['cntp_spans'] = dict(n=len(texts), saliency_on_gold=saliency_on_spans(scored[0], gold),
                                  **{k: v for k, v in s.items() if k != 'method'})
     return res
+
+# %% ../nbs/12_evaluation.ipynb #b3818b01
+def run_evaluate(model_dir, dataset:str='cold', test_size:int=0, span_eval_size:int=0, seed:int=0, out=None, data_dir=None,
+                 leakage_free:bool=None, max_length:int=None) -> dict:
+    """Table 1's scores (+ FPR, PR-AUC) of the classifier in `model_dir` on `dataset` test and its BiCSE span scores on CNTP
+    (only the leakage-free sentences when `leakage_free`, by default when `dataset` is ToxiCN); JSON to `out`, with the
+    data files' sha256 (`data_record`). `out` is checked before, and the data read (and verified) before, the model is scored."""
+    if out is not None: check_writable(out)
+    d = resolve_data_dir(data_dir)
+    leakage_free = dataset == 'toxicn' if leakage_free is None else leakage_free
+    frames = dict(test=stratified_sample(load_dataset(dataset, 'test', d), test_size, seed),
+                  cntp=span_eval_frame(d, span_eval_size, seed, leakage_free))
+    model, tok, meta = load_classifier(model_dir)
+    t0 = time.time()
+    scores = evaluate_classifier(model, tok, frames, max_length or meta.get('max_length', 128))
+    res = dict(run_record(data=data_record(d), model=str(model_dir), dataset=dataset, test_size=test_size, span_eval_size=span_eval_size, seed=seed),
+               cntp_subset='leakage-free' if leakage_free else 'all', scores=scores, seconds=round(time.time() - t0, 1))
+    print(run_tables({str(model_dir): scores}, dataset))
+    if out is not None:
+        print(f'Written {write_json_atomic(out, res)}')
+    return res
+
+# %% ../nbs/12_evaluation.ipynb #bd8a3e15
+def compare_saliency(before, after, texts, titles=('warm-up', 'ToxiTrace'), width:int=30):
+    "A figure with each text's saliency strip and BiCSE spans under two `Detector`s, one above the other; `(figure, (before results, after results))`."
+    import matplotlib.pyplot as plt
+    texts = list(texts)
+    res = tuple(d.predict(texts, progress=False, all_spans=True) for d in (before, after))
+    rows = [max(1, math.ceil(len(t) / width)) for t in texts]
+    fig, axes = plt.subplots(2 * len(texts), 1, figsize=(0.32 * width + 1, sum(2 * (0.45 * r + 0.8) for r in rows)), squeeze=False)
+    for i in range(len(texts)):
+        for j, (r, title) in enumerate(zip(res, titles)):
+            ax = plot_saliency(r[i], axes[2 * i + j, 0], width)
+            ax.set_title(f'{title}: {ax.get_title()}', fontsize=9)
+    fig.tight_layout()
+    return fig, res
 
 # %% ../nbs/12_evaluation.ipynb #823d15e6
 def span_quality(gold: pd.DataFrame, predictions: dict) -> pd.DataFrame:

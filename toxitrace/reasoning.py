@@ -6,22 +6,24 @@ Docs: https://toxitrace.github.io/toxitrace/reasoning.html.md"""
 
 # %% auto #0
 __all__ = ['TOXIC_REFERENCE', 'NORMAL_REFERENCE', 'TOXIC_REASONING_PROMPT', 'NORMAL_REASONING_PROMPT', 'STANCES',
-           'LEXICON_GROUPS', 'CATEGORY_ALIASES', 'check_stance', 'reasoning_prompt', 'canonical_categories',
-           'lexicon_table', 'find_terms', 'first_clause', 'fill_reference', 'TemplateReasoner', 'generate_reasonings',
-           'save_reasonings', 'load_reasonings', 'reasoning_card', 'write_reasoning_card', 'clean_reasoning',
-           'ClaudeReasoner', 'default_reasoner']
+           'LEXICON_GROUPS', 'CATEGORY_ALIASES', 'REASONERS', 'REASONER_NAMES', 'check_stance', 'reasoning_prompt',
+           'canonical_categories', 'lexicon_table', 'find_terms', 'first_clause', 'fill_reference', 'TemplateReasoner',
+           'generate_reasonings', 'save_reasonings', 'load_reasonings', 'reasoning_card', 'write_reasoning_card',
+           'clean_reasoning', 'ClaudeReasoner', 'default_reasoner', 'named_reasoner']
 
 # %% ../nbs/10b_reasoning.ipynb #7caee6e5
-import hashlib, json, os, re, time
+import hashlib, json, re, time
 from pathlib import Path
 
 import pandas as pd
+from fastcore.basics import patch
 
 from .spans import fold_ascii, is_ascii_alnum
 from .runs import atomic_path, read_jsonl
 from .data import load_lexicon
-from .claude import Claude, request_key
+from .claude import Claude, has_claude_key, request_key
 from .cusa import prompt_version
+from .refiners import Registry
 
 # %% ../nbs/10b_reasoning.ipynb #e5bd347d
 TOXIC_REFERENCE = '这段话包含对[某一群体]的[xx]性质的贬损性描述，使用了“[xxx]”这样的词汇，容易被理解为嘲讽或不尊重，也可能被理解为人身攻击。'
@@ -106,6 +108,7 @@ def fill_reference(stance: str, words, categories) -> str:
     return (NORMAL_REFERENCE.replace('[xx]', '、'.join(LEXICON_GROUPS[c][2] for c in cats))
             .replace('[客观点]', '个人看法').replace('“[xxx]”', quoted))
 
+# %% ../nbs/10b_reasoning.ipynb #32524ab3
 class TemplateReasoner:
     "The offline reasoning generator: Tables 6 and 8's reference outputs filled with the lexicon groups and terms of each text."
     name = 'template'
@@ -125,15 +128,17 @@ class TemplateReasoner:
         if len(cats) > 1 and 'general' in cats: cats.remove('general')          # a named group beats "others"
         return words, cats
 
-    def reason(self, texts, stance: str, spans_list=None) -> list[str]:
-        "The `stance` reasoning of each text (`spans_list`: per text, character spans to quote when it has no lexicon term)."
-        check_stance(stance)
-        texts = ['' if t is None else str(t) for t in texts]
-        spans_list = [()] * len(texts) if spans_list is None else list(spans_list)
-        if len(spans_list) != len(texts): raise ValueError(f"{len(texts)} texts but {len(spans_list)} span lists")
-        return [fill_reference(stance, *self.words_and_groups(t, s)) for t, s in zip(texts, spans_list)]
-
     def __repr__(self): return f'TemplateReasoner(version={self.version!r})'
+
+# %% ../nbs/10b_reasoning.ipynb #a321ea79
+@patch
+def reason(self:TemplateReasoner, texts, stance: str, spans_list=None) -> list[str]:
+    "The `stance` reasoning of each text (`spans_list`: per text, character spans to quote when it has no lexicon term)."
+    check_stance(stance)
+    texts = ['' if t is None else str(t) for t in texts]
+    spans_list = [()] * len(texts) if spans_list is None else list(spans_list)
+    if len(spans_list) != len(texts): raise ValueError(f"{len(texts)} texts but {len(spans_list)} span lists")
+    return [fill_reference(stance, *self.words_and_groups(t, s)) for t, s in zip(texts, spans_list)]
 
 # %% ../nbs/10b_reasoning.ipynb #aa4da9b4
 def generate_reasonings(df: pd.DataFrame, reasoner, spans_col: str = 'spans', **kwargs) -> pd.DataFrame:
@@ -194,6 +199,7 @@ whatever its label; ARCL pulls each text towards the one that argues for its lab
 {table}
 """
 
+# %% ../nbs/10b_reasoning.ipynb #781f27c3
 def write_reasoning_card(df: pd.DataFrame, path, source: str, note: str = '') -> Path:
     "Write `reasoning_card` to `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -210,6 +216,7 @@ def clean_reasoning(reply: str) -> str:
     while len(text) > 1 and text[0] + text[-1] in ('“”', '""', "''", '「」', '『』'): text = text[1:-1].strip()
     return text
 
+# %% ../nbs/10b_reasoning.ipynb #74d437e4
 class ClaudeReasoner:
     "ARCL's LLM generator: Claude with Tables 6 and 8's prompts through the `Claude` engine (cache, retries, pool, batches)."
     name = 'claude'
@@ -234,7 +241,19 @@ class ClaudeReasoner:
         self.stats.texts, self.stats.kept = len(texts), len(recs)
         return [clean_reasoning(recs[k]['reply']) if k else '' for k in keys]
 
+# %% ../nbs/10b_reasoning.ipynb #e7eb99e1
 def default_reasoner(cache_path=None, data_dir=None, model: str | None = None, **kwargs):
-    "`ClaudeReasoner` if `ANTHROPIC_API_KEY` is set, else `TemplateReasoner` (the offline default)."
-    if os.environ.get('ANTHROPIC_API_KEY'): return ClaudeReasoner(model=model, cache_path=cache_path, **kwargs)
+    "`ClaudeReasoner` if `has_claude_key()`, else `TemplateReasoner` (the offline default)."
+    if has_claude_key(): return ClaudeReasoner(model=model, cache_path=cache_path, **kwargs)
     return TemplateReasoner(data_dir=data_dir)
+
+REASONERS = Registry('reasoner')
+REASONERS.register('auto', lambda cache_path=None, data_dir=None, **_: default_reasoner(cache_path, data_dir))
+REASONERS.register('template', lambda data_dir=None, **_: TemplateReasoner(data_dir=data_dir))
+REASONERS.register('claude', lambda cache_path=None, **_: ClaudeReasoner(cache_path=cache_path))
+REASONERS.register('claude', lambda model, cache_path=None, **_: ClaudeReasoner(model=model, cache_path=cache_path), arg='MODEL')
+REASONER_NAMES = tuple(REASONERS.names)
+
+def named_reasoner(name: str, cache_path=None, data_dir=None):
+    "The reasoning generator called `name` (`REASONERS`: a plain name or `family:ARG`); `cache_path`: an LLM reasoner's reply cache."
+    return REASONERS(name, cache_path=cache_path, data_dir=data_dir)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -26,11 +27,10 @@ from .claude import RefineStats
 from .cusa import Lexicon, Refinement, Refiner, cue_char_spans, lexicon_terms, state_span_terms
 
 # %% auto #0
-__all__ = ['TAGGER_KINDS', 'LEAKAGE_RULES', 'TAGGER_FORMAT', 'TAGGER_DEFAULTS', 'LEARNED_CUE_MODES', 'REFINER_NAMES',
-           'LEARNED_SETTINGS', 'drop_cntp_posts', 'quad_spans', 'tagger_training_data', 'SpanTagger', 'token_labels',
-           'tagger_loss', 'train_tagger', 'token_probs', 'tagged_spans', 'default_tagger_dir', 'tagger_fingerprint',
-           'tagger_card', 'save_tagger', 'load_tagger', 'tagger_for', 'LearnedRefiner', 'learned_lexicon',
-           'learned_refiner', 'named_refiner']
+__all__ = ['TAGGER_KINDS', 'LEAKAGE_RULES', 'TAGGER_FORMAT', 'TAGGER_DEFAULTS', 'LEARNED_CUE_MODES', 'LEARNED_SETTINGS',
+           'drop_cntp_posts', 'quad_spans', 'tagger_training_data', 'SpanTagger', 'token_labels', 'tagger_loss',
+           'train_tagger', 'token_probs', 'tagged_spans', 'default_tagger_dir', 'tagger_fingerprint', 'tagger_card',
+           'save_tagger', 'load_tagger', 'tagger_for', 'LearnedRefiner', 'learned_lexicon', 'learned_refiner']
 
 # %% ../nbs/08b_tagger.ipynb #48da323c
 TAGGER_KINDS = ('target', 'argument')
@@ -43,6 +43,7 @@ LEAKAGE_RULES = (
 
 def _bare(t) -> str: return ''.join(str(t).split())
 
+# %% ../nbs/08b_tagger.ipynb #3080fccf
 def drop_cntp_posts(state: pd.DataFrame, cntp: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     "The rows of `state` whose text, white space removed, is not a text of `cntp`, and how many were dropped."
     drop = state.text.map(_bare).isin({_bare(t) for t in cntp.text})
@@ -52,6 +53,7 @@ def quad_spans(text: str, quads, kind: str) -> list[tuple[int, int]]:
     "Character spans in `text` of the `kind` ('target' or 'argument') strings of its STATE `quads`."
     return entity_spans(text, [q[kind] for q in quads if q.get(kind)])
 
+# %% ../nbs/08b_tagger.ipynb #564b1562
 def tagger_training_data(data_dir=None) -> tuple[pd.DataFrame, dict]:
     "STATE ToxiCN train as columns text, target, argument (character spans), its posts that are CNTP toxic sentences dropped: `(frame, report)`."
     with warnings.catch_warnings():
@@ -104,6 +106,7 @@ def _pad(ids_list, pad_id: int, labels=None):
     for i, l in enumerate(labels): y[i, :len(l)] = torch.from_numpy(l)
     return ids, mask, y
 
+# %% ../nbs/08b_tagger.ipynb #a0cf07ce
 def train_tagger(texts, spans, encoder, tokenizer, kinds=TAGGER_KINDS, epochs: int = 3, bs: int = 16, lr: float = 5e-5,
                  head_lr: float = 1e-3, max_length: int = 128, seed: int = 0, progress: bool = True) -> tuple[SpanTagger, dict]:
     "Fine-tune a `SpanTagger` on `texts` with `spans[i]` = one list of character spans per kind: `(tagger, log)`."
@@ -129,6 +132,7 @@ def train_tagger(texts, spans, encoder, tokenizer, kinds=TAGGER_KINDS, epochs: i
     log['seconds'] = round(time.time() - t0, 1)
     return model.eval(), log
 
+# %% ../nbs/08b_tagger.ipynb #fa40e63b
 @torch.no_grad()
 def token_probs(model: SpanTagger, tokenizer, texts, max_length: int = 128, bs: int = 64) -> tuple[list, list]:
     "Per text: its token offsets and the probabilities `(T, K)` of each token being in a span of each kind."
@@ -162,6 +166,7 @@ def tagger_fingerprint(data: pd.DataFrame, config: dict) -> str:
     "16 hex digits of the training texts, their spans of every kind and the settings `config`."
     return fingerprint(TAGGER_FORMAT, config, data.text.tolist(), *[data[k].tolist() for k in config['kinds']])
 
+# %% ../nbs/08b_tagger.ipynb #9468b377
 def tagger_card(meta: dict) -> str:
     "The markdown card of a tagger folder from its `tagger.json` contents."
     c, r, log = meta['config'], meta['data'], meta['log']
@@ -184,6 +189,7 @@ texts given as toxic into weak span labels without an LLM. Its spans are machine
 {rules}
 """
 
+# %% ../nbs/08b_tagger.ipynb #ba0d886b
 def save_tagger(folder, model: SpanTagger, tokenizer, meta: dict) -> Path:
     "Write a tagger folder atomically: encoder and tokenizer (Hugging Face), `head.safetensors`, `tagger.json`, `README.md`."
     folder = Path(folder)
@@ -205,6 +211,7 @@ def load_tagger(folder) -> tuple[SpanTagger, object, dict]:
     model.head.load_state_dict(load_file(folder/'head.safetensors'))
     return model.eval(), tokenizer, meta
 
+# %% ../nbs/08b_tagger.ipynb #b9c5c00b
 def tagger_for(folder=None, data_dir=None, encoder=None, progress: bool = True, **config) -> tuple[SpanTagger, object, dict]:
     "The tagger trained on `tagger_training_data(data_dir)` with `TAGGER_DEFAULTS` updated by `config`: loaded from `folder` (default `default_tagger_dir()`) when its fingerprint matches, trained and saved there when `folder` has none. `encoder`: a callable `(num_hidden_layers) -> (encoder, tokenizer)` instead of the preset's."
     cfg = dict(TAGGER_DEFAULTS, **config)
@@ -253,36 +260,40 @@ class LearnedRefiner(Refiner):
         r._probs, r._matches = self._probs, self._matches
         return r
 
-    def probs(self, texts) -> list[tuple[list, np.ndarray]]:
-        "Per text: token offsets and the `(T, K)` tagger probabilities, computed once per distinct text."
-        todo = list(dict.fromkeys(t for t in texts if t not in self._probs))
-        if todo: self._probs.update(zip(todo, zip(*token_probs(self.model, self.tokenizer, todo, self.max_length, self.bs))))
-        return [self._probs[t] for t in texts]
+# %% ../nbs/08b_tagger.ipynb #8a2be4a9
+@patch
+def probs(self:LearnedRefiner, texts) -> list[tuple[list, np.ndarray]]:
+    "Per text: token offsets and the `(T, K)` tagger probabilities, computed once per distinct text."
+    todo = list(dict.fromkeys(t for t in texts if t not in self._probs))
+    if todo: self._probs.update(zip(todo, zip(*token_probs(self.model, self.tokenizer, todo, self.max_length, self.bs))))
+    return [self._probs[t] for t in texts]
 
-    def refine_one(self, text: str, offsets, probs, cues) -> Refinement:
-        "The refined spans of one text from its token `probs` (T, K) and its `cues`."
-        cols = [self.model.kinds.index(k) for k in self.kinds]
-        spans = tagged_spans(text, offsets, probs[:, cols].max(1), self.threshold) if len(offsets) else []
-        cue = cue_char_spans(text, cues)
-        if self.cues == 'overlap': spans = [s for s in spans if any(a < s[1] and s[0] < b for a, b in cue)]
-        if self.lexicon is not None:
-            key = (id(self.lexicon), text)
-            if key not in self._matches: self._matches[key] = self.lexicon.find(text)
-            spans += self._matches[key]
-        if not spans and self.cues != 'ignore': spans = cue
-        spans = merge_spans([s for s in (trim_span(text, s) for s in spans) if s])
-        return Refinement(spans, [text[a:b] for a, b in spans], [])
+# %% ../nbs/08b_tagger.ipynb #2e265f1c
+@patch
+def refine_one(self:LearnedRefiner, text: str, offsets, probs, cues) -> Refinement:
+    "The refined spans of one text from its token `probs` (T, K) and its `cues`."
+    cols = [self.model.kinds.index(k) for k in self.kinds]
+    spans = tagged_spans(text, offsets, probs[:, cols].max(1), self.threshold) if len(offsets) else []
+    cue = cue_char_spans(text, cues)
+    if self.cues == 'overlap': spans = [s for s in spans if any(a < s[1] and s[0] < b for a, b in cue)]
+    if self.lexicon is not None:
+        key = (id(self.lexicon), text)
+        if key not in self._matches: self._matches[key] = self.lexicon.find(text)
+        spans += self._matches[key]
+    if not spans and self.cues != 'ignore': spans = cue
+    spans = merge_spans([s for s in (trim_span(text, s) for s in spans) if s])
+    return Refinement(spans, [text[a:b] for a, b in spans], [])
 
-    def refine_details(self, texts, cues_list, toxic=None) -> list[Refinement]:
-        "Refine each text (every text is taken as toxic: CuSA refines only texts labelled toxic)."
-        texts, cues_list = cusa._aligned(texts, cues_list)
-        out = [self.refine_one(t, o, p, c) for t, (o, p), c in zip(texts, self.probs(texts), cues_list)]
-        self.stats = RefineStats(texts=len(texts), kept=sum(len(r.spans) for r in out))
-        return out
+# %% ../nbs/08b_tagger.ipynb #d6243ecd
+@patch
+def refine_details(self:LearnedRefiner, texts, cues_list, toxic=None) -> list[Refinement]:
+    "Refine each text (every text is taken as toxic: CuSA refines only texts labelled toxic)."
+    texts, cues_list = cusa._aligned(texts, cues_list)
+    out = [self.refine_one(t, o, p, c) for t, (o, p), c in zip(texts, self.probs(texts), cues_list)]
+    self.stats = RefineStats(texts=len(texts), kept=sum(len(r.spans) for r in out))
+    return out
 
 # %% ../nbs/08b_tagger.ipynb #7fa4c322
-REFINER_NAMES = ('auto', 'lexicon', 'state', 'claude', 'learned')
-
 LEARNED_SETTINGS = dict(threshold=0.7, kinds=('target',), cues='overlap', lexicon='state')   # chosen on the CNTP dev slice
 
 def learned_lexicon(name: str, data_dir=None) -> Lexicon | None:
@@ -297,12 +308,3 @@ def learned_refiner(tagger=None, data_dir=None, progress: bool = True, **setting
     s = dict(LEARNED_SETTINGS, **settings)
     model, tok, meta = load_tagger(tagger) if tagger is not None else tagger_for(data_dir=data_dir, progress=progress)
     return LearnedRefiner(model, tok, meta, s['threshold'], s['kinds'], s['cues'], learned_lexicon(s['lexicon'], data_dir))
-
-def named_refiner(name: str, cache_path=None, data_dir=None, tagger=None) -> Refiner:
-    "The refiner called `name` (one of `REFINER_NAMES`); `cache_path`: a Claude refiner's reply cache, `tagger`: the learned one's tagger folder."
-    if name == 'auto': return cusa.default_refiner(cache_path, data_dir)
-    if name == 'lexicon': return cusa.LexiconRefiner(data_dir=data_dir)
-    if name == 'state': return cusa.state_refiner(data_dir)
-    if name == 'claude': return cusa.ClaudeRefiner(cache_path=cache_path)
-    if name == 'learned': return learned_refiner(tagger, data_dir)
-    raise ValueError(f"refiner must be one of {REFINER_NAMES} or a Refiner, not {name!r}")
