@@ -19,7 +19,7 @@ after each part is recorded. `--threads` (default 1) fixes torch's threads for t
 
     nice .venv/bin/python benchmarks/extract_scale.py --n-speed 2000 --n-small 20000 --n-large 200000 --n-shard 1000
 """
-import argparse, json, os, resource, subprocess, sys, tempfile, time
+import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 
 CLI = ('import atexit, resource, sys\n'                        # each child reports its own peak (RUSAGE_CHILDREN would be the max over all)

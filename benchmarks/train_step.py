@@ -46,7 +46,7 @@ def main(argv=None):
     ap.add_argument('--out', default='benchmarks/results/train_step.json')
     args = ap.parse_args(argv)
 
-    import numpy as np, pandas as pd, torch
+    import numpy as np, torch
     from fastai.callback.core import Callback
     from fastai.torch_core import set_seed
     from toxitrace.reasoning import TemplateReasoner, find_terms, first_clause, generate_reasonings, lexicon_table

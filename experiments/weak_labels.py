@@ -12,7 +12,7 @@ trained there first (minutes on 2 CPU cores). Writes JSON with config, versions,
 
     .venv/bin/python experiments/weak_labels.py --classifier outputs/demo/warmup --tagger outputs/tagger
 """
-import argparse, json, sys, warnings
+import argparse, sys, warnings
 from pathlib import Path
 
 def main(argv=None):

@@ -1,6 +1,6 @@
 """`toxitrace serve` as a user runs it: a real process on 127.0.0.1, asked with curl (or httpx), stopped with SIGTERM while a
 request is in flight, which still gets its answer before the process exits. Bounded: every wait has a deadline."""
-import json, os, re, shlex, shutil, signal, socket, subprocess, sys, threading, time
+import json, re, shlex, shutil, signal, socket, subprocess, sys, threading, time
 from pathlib import Path
 
 import httpx
