@@ -19,7 +19,7 @@ after each part is recorded. `--threads` (default 1) fixes torch's threads for t
 
     nice .venv/bin/python benchmarks/extract_scale.py --n-speed 2000 --n-small 20000 --n-large 200000 --n-shard 1000
 """
-import argparse, json, os, resource, subprocess, sys, tempfile, time
+import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 
 CLI = ('import atexit, resource, sys\n'                        # each child reports its own peak (RUSAGE_CHILDREN would be the max over all)
@@ -55,11 +55,13 @@ def main(argv=None):
     ap.add_argument('--batch-size', type=int, default=32); ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--memory-chars', type=int, default=16, help='the memory part cuts its texts to this many characters (0: whole)')
     ap.add_argument('--parts', default='speed,memory,shards', help='comma-separated: speed, memory, shards')
+    ap.add_argument('--model', default=None, help='a saved classifier folder for the speed and shards parts (default: the small preset, untrained head)')
+    ap.add_argument('--data-dir', default=None, help='the data folder (default: toxitrace.data.resolve_data_dir)')
     ap.add_argument('--out', default='benchmarks/results/extract_scale.json')
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
-    from toxitrace.data import load_dataset, shared_data_dir
+    from toxitrace.data import load_dataset, resolve_data_dir
     from toxitrace.detector import Detector
     from toxitrace.model import ToxicityClassifier, load_encoder, preset, save_classifier, small_encoder_path
     from toxitrace.runs import run_record
@@ -68,11 +70,13 @@ def main(argv=None):
     parts = set(args.parts.split(','))
     d = Path(tempfile.mkdtemp(prefix='extract_scale_'))
     (d/'cli.py').write_text(CLI)
-    base = load_dataset('cold', 'test', shared_data_dir())['text'].tolist()
-    p = preset('small')
-    torch.manual_seed(0)
-    enc, tok = load_encoder(small_encoder_path(), p['num_hidden_layers'])
-    save_classifier(d/'small', ToxicityClassifier(enc, pooling=p['pooling']).eval(), tok, max_length=p['max_length'])
+    base = load_dataset('cold', 'test', resolve_data_dir(args.data_dir))['text'].tolist()
+    if args.model: (d/'small').symlink_to(Path(args.model).resolve())
+    else:
+        p = preset('small')
+        torch.manual_seed(0)
+        enc, tok = load_encoder(small_encoder_path(), p['num_hidden_layers'])
+        save_classifier(d/'small', ToxicityClassifier(enc, pooling=p['pooling']).eval(), tok, max_length=p['max_length'])
     def write_texts(path, n, chars=0):
         texts = [base[i % len(base)].replace('\n', ' ')[:chars or None] for i in range(n)]
         with open(path, 'w', encoding='utf-8') as f:

@@ -39,7 +39,7 @@ def main(argv=None):
     import numpy as np, torch, captum
     from captum.attr import InputXGradient
     from toxitrace.runs import run_record
-    from toxitrace.data import load_dataset, shared_data_dir
+    from toxitrace.data import load_dataset, resolve_data_dir
     from toxitrace.detector import Detector, length_sorted_batches
     from toxitrace.model import ToxicityClassifier, encode_texts, load_encoder, pad_collate, preset
     from toxitrace.saliency import input_gradients
@@ -54,7 +54,7 @@ def main(argv=None):
         enc, tok = load_encoder(p['encoder'], p['num_hidden_layers'])
         det = Detector(ToxicityClassifier(enc, pooling=p['pooling']).eval(), tok, max_length=p['max_length'])
     model, tok = det.model.eval(), det.tokenizer
-    df = load_dataset('cntp', 'toxic', args.data_dir or shared_data_dir())
+    df = load_dataset('cntp', 'toxic', resolve_data_dir(args.data_dir))
     n_full = len(df)
     if args.limit and args.limit < len(df): df = df.sample(args.limit, random_state=args.seed)
     texts = df['text'].tolist()

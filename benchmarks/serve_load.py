@@ -26,10 +26,12 @@ def main(argv=None):
     ap.add_argument('--batch-size', type=int, default=32); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=1); ap.add_argument('--timeout', type=float, default=120)
     ap.add_argument('--deadline', type=float, default=1800, help='seconds after which the clients stop sending')
+    ap.add_argument('--model', default=None, help='a saved classifier folder (default: the small preset, untrained head)')
+    ap.add_argument('--data-dir', default=None, help='the data folder (default: toxitrace.data.resolve_data_dir)')
     ap.add_argument('--out', default='benchmarks/results/serve_load.json')
     args = ap.parse_args(argv)
     import httpx, numpy as np, torch
-    from toxitrace.data import load_dataset, shared_data_dir
+    from toxitrace.data import load_dataset, resolve_data_dir
     from toxitrace.detector import Detector
     from toxitrace.model import ToxicityClassifier, load_encoder, preset, small_encoder_path
     from toxitrace.runs import run_record
@@ -37,10 +39,12 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     load = [os.getloadavg()]
-    p = preset('small'); torch.manual_seed(0)
-    enc, tok = load_encoder(small_encoder_path(), p['num_hidden_layers'])
-    det = Detector(ToxicityClassifier(enc, pooling=p['pooling']).eval(), tok, max_length=p['max_length'])
-    base = load_dataset('cold', 'test', shared_data_dir())['text'].tolist()
+    if args.model: det = Detector.from_pretrained(args.model)
+    else:
+        p = preset('small'); torch.manual_seed(0)
+        enc, tok = load_encoder(small_encoder_path(), p['num_hidden_layers'])
+        det = Detector(ToxicityClassifier(enc, pooling=p['pooling']).eval(), tok, max_length=p['max_length'])
+    base = load_dataset('cold', 'test', resolve_data_dir(args.data_dir))['text'].tolist()
     rng = random.Random(args.seed)
     reqs = [[[f'{rng.choice(base)}#{c}.{r}.{j}' for j in range(rng.randint(1, 8))] for r in range(args.requests)] for c in range(args.clients)]
     flat = [t for c in reqs for r in c for t in r]

@@ -40,26 +40,27 @@ def main(argv=None):
     ap.add_argument('--repeats', type=int, default=3)
     ap.add_argument('--threads', type=int, default=0, help='torch intra-op threads (0: leave the default)')
     ap.add_argument('--profile', action='store_true', help='also print the top operators of one CE + GCLoss step')
-    ap.add_argument('--data-dir', default=None)
+    ap.add_argument('--data-dir', default=None, help='the data folder (default: toxitrace.data.resolve_data_dir)')
+    ap.add_argument('--model', default=None, help="a saved classifier folder to start from (default: the small preset's encoder, new head)")
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--out', default='benchmarks/results/train_step.json')
     args = ap.parse_args(argv)
 
-    import numpy as np, pandas as pd, torch
+    import numpy as np, torch
     from fastai.callback.core import Callback
     from fastai.torch_core import set_seed
     from toxitrace.reasoning import TemplateReasoner, find_terms, first_clause, generate_reasonings, lexicon_table
     from toxitrace.runs import run_record
-    from toxitrace.data import load_dataset, shared_data_dir
+    from toxitrace.data import load_dataset, resolve_data_dir
     from toxitrace.joint import JointBatch, add_toxitrace, joint_dataloaders
     from toxitrace.pipeline import joint_preset
-    from toxitrace.model import ToxicityClassifier, load_encoder, warmup_learner
+    from toxitrace.model import ToxicityClassifier, load_classifier, load_encoder, warmup_learner
 
     warnings.filterwarnings('ignore', message='.*torch.jit.*')
     if args.threads: torch.set_num_threads(args.threads)
     p = joint_preset('small')
     max_length = args.max_length or p['max_length']
-    data_dir = args.data_dir or shared_data_dir()
+    data_dir = resolve_data_dir(args.data_dir)
     n = args.batches * args.batch_size
     df = load_dataset('cold', 'train', data_dir).sample(n, random_state=args.seed).reset_index(drop=True)
     table = lexicon_table(data_dir)
@@ -74,9 +75,11 @@ def main(argv=None):
     r = generate_reasonings(df, TemplateReasoner(table))
     df['tox_reason'], df['nor_reason'] = r.tox_reason, r.nor_reason
 
-    encoder, tok = load_encoder(p['encoder'], p['num_hidden_layers'])
-    set_seed(args.seed)
-    model = ToxicityClassifier(encoder, pooling=p['pooling'])
+    if args.model: model, tok = load_classifier(args.model)[:2]
+    else:
+        encoder, tok = load_encoder(p['encoder'], p['num_hidden_layers'])
+        set_seed(args.seed)
+        model = ToxicityClassifier(encoder, pooling=p['pooling'])
     dls = joint_dataloaders(df, df.head(args.batch_size), tok, max_length, args.batch_size, p['reason_max_length'])
     set_seed(args.seed)
     batches = list(dls.train)
@@ -147,7 +150,7 @@ def main(argv=None):
     tokens = [int(b[1].sum()) for b in batches]
     reason_tokens = [int(b[5].sum() + b[7].sum()) for b in batches]
     res = dict(run_record(batches=args.batches, batch_size=args.batch_size, max_length=max_length, repeats=args.repeats,
-                          threads=torch.get_num_threads(), encoder=f"{p['encoder']} ({p['num_hidden_layers']} layers)",
+                          threads=torch.get_num_threads(), encoder=args.model or f"{p['encoder']} ({p['num_hidden_layers']} layers)",
                           pooling=p['pooling'], reason_max_length=p['reason_max_length'], seed=args.seed),
                mean_text_tokens_per_batch=float(np.mean(tokens)), mean_padded_shape=[float(np.mean([b[0].shape[i] for b in batches])) for i in (0, 1)],
                mean_reason_tokens_per_batch=float(np.mean(reason_tokens)), toxic_samples=int(df.label.sum()),

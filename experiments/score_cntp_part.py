@@ -16,6 +16,8 @@ def main(argv=None):
     ap.add_argument('--part', default='test', choices=['dev', 'test', 'all'])
     ap.add_argument('--out', required=True)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--limit', type=int, default=0, help='a seeded sample of this many sentences of the part (0: all; for smoke runs)')
+    ap.add_argument('--data-dir', default=None, help='the data folder (default: toxitrace.data.resolve_data_dir)')
     a = ap.parse_args(argv)
     root, dest = Path(a.runs), Path(a.out)
     folders = {(s, m): root/f'seed{s}'/m/'joint' for s in a.seeds for m in a.models}
@@ -27,14 +29,15 @@ def main(argv=None):
     from toxitrace.evaluation import evaluate_classifier
     from toxitrace.model import load_classifier
     from toxitrace.runs import run_record, update_json
-    frame = span_eval_frame(resolve_data_dir(), 0, 0, part=a.part)
+    d = resolve_data_dir(a.data_dir)
+    frame = span_eval_frame(d, a.limit, 0, part=a.part)
     new = []
     for (seed, name), folder in folders.items():
         m, tok, meta = load_classifier(folder)
         s = evaluate_classifier(m, tok, dict(cntp=frame), meta['max_length'])['cntp_spans']
         new.append(dict(seed=seed, model=name, **{k: s[k] for k in ('n', 'overlap_f1', 'char_f1', 'char_iou', 'saliency_on_gold')}))
         print(new[-1], flush=True)
-    rec = run_record(data_record(resolve_data_dir()), part=a.part, runs=str(root))
+    rec = run_record(data_record(d), part=a.part, runs=str(root))
     part = dict(command='python experiments/score_cntp_part.py ' + ' '.join(sys.argv[1:] if argv is None else argv),
                 git_commit=rec.get('git_commit'), seeds=a.seeds, models=a.models)
     def merged(old):       # read again under the lock: another scoring process may have written since we started

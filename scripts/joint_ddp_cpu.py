@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Data-parallel ToxiTrace on CPU: the toy pipeline of nbs/07_joint.ipynb (tiny BERT, lexicon refiner, template
+"""Data-parallel ToxiTrace on CPU: the toy pipeline of nbs/11_joint.ipynb (tiny BERT, lexicon refiner, template
 reasoner) through `train_toxitrace` in two processes on the gloo backend, launched by accelerate:
 
     .venv/bin/accelerate launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no \\

@@ -50,14 +50,13 @@ def test_nothing_imports_the_cli_and_the_core_never_the_test_utils():
     assert not bad, bad
 
 
-def test_imports_is_not_blind():
-    "The parser sees module-level and function-local imports, relative and absolute (a check of the check)."
+def test_imports_is_not_blind(tmp_path):
+    "The parser sees module-level and function-local imports, relative and absolute (a check of the check); the probe lives in a temp folder, never in the package."
     src = 'from .data import x\nimport toxitrace.model\ndef f():\n    from toxitrace.cli import main\n    from . import spans\n'
-    p = PKG/'_layering_probe.py'
-    try:
-        p.write_text(src)
-        assert imports(p) >= {'data', 'model', 'cli', 'spans'}
-    finally: p.unlink()
+    p = tmp_path/'_layering_probe.py'
+    p.write_text(src)
+    assert imports(p) >= {'data', 'model', 'cli', 'spans'}
+    assert not (PKG/'_layering_probe.py').exists()
 
 
 def test_bottom_modules_load_no_torch():

@@ -1,6 +1,7 @@
 """`toxitrace serve` as a user runs it: a real process on 127.0.0.1, asked with curl (or httpx), stopped with SIGTERM while a
 request is in flight, which still gets its answer before the process exits. Bounded: every wait has a deadline."""
-import json, os, shutil, signal, socket, subprocess, sys, threading, time
+import json, re, shlex, shutil, signal, socket, subprocess, sys, threading, time
+from pathlib import Path
 
 import httpx
 
@@ -54,3 +55,46 @@ def test_serve_answers_curl_and_finishes_in_flight_requests_on_sigterm(tmp_path)
         assert proc.wait(timeout=60) in (0, -signal.SIGTERM)   # uvicorn re-raises the signal once it has shut down
     finally:
         if proc.poll() is None: proc.kill(); proc.wait(timeout=30)
+
+
+def _readme_curl() -> str:
+    "The curl command line of README.md's serve example (the one that posts to /v1/detect)."
+    readme = (Path(__file__).resolve().parents[1]/'README.md').read_text(encoding='utf-8')
+    cmds = re.findall(r'`(curl [^`]*?/v1/detect[^`]*)`', readme)
+    assert len(cmds) == 1, cmds
+    return cmds[0]
+
+
+def test_readme_curl_example_answers_200(tmp_path):
+    "README's curl line, run as written (only host:port changed to the test server's): `curl -d` sends a form content type, the service reads the body as JSON."
+    cmd = _readme_curl()
+    assert ' -d ' in cmd and 'content-type' not in cmd.lower()          # the case this test is for: no JSON content type given
+    enc, tok = tiny_char_bert(TEXTS)
+    save_classifier(tmp_path/'clf', ToxicityClassifier(enc), tok, max_length=32)
+    (tmp_path/'cli.py').write_text(CLI)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, str(tmp_path/'cli.py'), 'serve', '--model', str(tmp_path/'clf'), '--port', str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                if httpx.get(f'http://127.0.0.1:{port}/healthz', timeout=1).status_code == 200: break
+            except httpx.TransportError: time.sleep(0.2)
+        args = [a.replace('localhost:8000', f'127.0.0.1:{port}') for a in shlex.split(cmd)]
+        body = args[args.index('-d') + 1].encode()
+        if shutil.which('curl'):
+            out = subprocess.run([*args, '-w', '\n%{http_code}'], capture_output=True, text=True, timeout=60).stdout
+            text, status = out.rsplit('\n', 1)
+        else:                                                             # what curl -d sends: POST, form content type, the bytes as given
+            r = httpx.post(f'http://127.0.0.1:{port}/v1/detect', content=body, timeout=60,
+                           headers={'content-type': 'application/x-www-form-urlencoded', 'accept': '*/*'})
+            text, status = r.text, str(r.status_code)
+        assert status == '200', text
+        res = json.loads(text)['results']
+        assert [r['text'] for r in res] == json.loads(body)['texts']
+        assert all({'text', 'label', 'label_name', 'prob_toxic', 'spans', 'truncated'} == set(r) for r in res)
+        assert all(0 <= r['prob_toxic'] <= 1 and r['label'] in (0, 1) for r in res)
+    finally:
+        if proc.poll() is None: proc.terminate(); proc.wait(timeout=30)

@@ -11,11 +11,12 @@ __all__ = ['MicroBatcher', 'create_app', 'background_server', 'run_serve']
 import asyncio, contextlib, socket, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from fastcore.basics import patch
 
 from .model import resolve_device
 from .detector import Detector
 
-# %% ../nbs/07c_serve.ipynb #04ab8408
+# %% ../nbs/07c_serve.ipynb #f8ddc9b9
 @dataclass
 class _Job:
     texts: list
@@ -28,69 +29,94 @@ class MicroBatcher:
         self.det, self.max_batch, self.max_wait, self.batch_size = det, max_batch, max_wait_ms / 1000, batch_size
         self.queue, self.worker, self.pool, self.held, self.batches = None, None, None, None, []   # batches: texts per scoring call
 
-    async def start(self):
-        self.queue, self.pool = asyncio.Queue(), ThreadPoolExecutor(1, thread_name_prefix='toxitrace-score')
-        self.worker = asyncio.create_task(self._run())
+# %% ../nbs/07c_serve.ipynb #9ac3bb91
+@patch
+async def start(self:MicroBatcher):
+    "Make the queue, the scoring thread and the worker task (inside the running event loop)."
+    self.queue, self.pool = asyncio.Queue(), ThreadPoolExecutor(1, thread_name_prefix='toxitrace-score')
+    self.worker = asyncio.create_task(self._run())
 
-    async def stop(self):
-        "Finish what is queued, then stop the worker."
-        if self.worker is None: return
-        await self.queue.join()
-        self.worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError): await self.worker
-        self.worker = None
-        self.pool.shutdown(wait=True)
+# %% ../nbs/07c_serve.ipynb #007f7ed1
+@patch
+async def stop(self:MicroBatcher):
+    "Finish what is queued, then stop the worker."
+    if self.worker is None: return
+    await self.queue.join()
+    self.worker.cancel()
+    with contextlib.suppress(asyncio.CancelledError): await self.worker
+    self.worker = None
+    self.pool.shutdown(wait=True)
 
-    async def submit(self, texts:list) -> list[dict]:
-        "The detector's results for `texts`, in order, scored in a batch with whatever else is waiting."
-        if not texts: return []
-        job = _Job(list(texts), asyncio.get_running_loop().create_future())
-        await self.queue.put(job)
-        return await job.future
+# %% ../nbs/07c_serve.ipynb #9ff7cd01
+@patch
+async def submit(self:MicroBatcher, texts:list) -> list[dict]:
+    "The detector's results for `texts`, in order, scored in a batch with whatever else is waiting."
+    if not texts: return []
+    job = _Job(list(texts), asyncio.get_running_loop().create_future())
+    await self.queue.put(job)
+    return await job.future
 
-    async def _collect(self) -> list[_Job]:
-        "The first waiting job and those that follow within `max_wait` while the batch has room (one that does not fit is held for the next)."
-        jobs = [self.held or await self.queue.get()]
-        self.held = None
-        n, deadline = len(jobs[0].texts), time.perf_counter() + self.max_wait
-        while n < self.max_batch:
-            if self.queue.empty():
-                left = deadline - time.perf_counter()
-                if left <= 0: break
-                try: job = await asyncio.wait_for(self.queue.get(), left)
-                except asyncio.TimeoutError: break
-            else: job = self.queue.get_nowait()
-            if n + len(job.texts) > self.max_batch: self.held = job; break
-            jobs.append(job); n += len(job.texts)
-        return jobs
+# %% ../nbs/07c_serve.ipynb #3fb57e95
+@patch
+async def _collect(self:MicroBatcher) -> list[_Job]:
+    "The first waiting job and those that follow within `max_wait` while the batch has room (one that does not fit is held for the next)."
+    jobs = [self.held or await self.queue.get()]
+    self.held = None
+    n, deadline = len(jobs[0].texts), time.perf_counter() + self.max_wait
+    while n < self.max_batch:
+        if self.queue.empty():
+            left = deadline - time.perf_counter()
+            if left <= 0: break
+            try: job = await asyncio.wait_for(self.queue.get(), left)
+            except asyncio.TimeoutError: break
+        else: job = self.queue.get_nowait()
+        if n + len(job.texts) > self.max_batch: self.held = job; break
+        jobs.append(job); n += len(job.texts)
+    return jobs
 
-    async def _run(self):
-        loop = asyncio.get_running_loop()
-        while True:
-            jobs = await self._collect()
-            texts = [t for j in jobs for t in j.texts]
-            try:
-                self.batches.append(len(texts))
-                res = await loop.run_in_executor(self.pool, lambda: self.det.predict(texts, batch_size=self.batch_size, progress=False))
-                k = 0
-                for j in jobs:
-                    if not j.future.done(): j.future.set_result(res[k:k + len(j.texts)])
-                    k += len(j.texts)
-            except Exception as e:
-                for j in jobs:
-                    if not j.future.done(): j.future.set_exception(e)
-            finally:
-                for _ in jobs: self.queue.task_done()
+# %% ../nbs/07c_serve.ipynb #e6ec54b5
+@patch
+async def _run(self:MicroBatcher):
+    "The worker: collect a batch, score it with one `Detector.predict` call in the scoring thread, hand out the results; forever."
+    loop = asyncio.get_running_loop()
+    while True:
+        jobs = await self._collect()
+        texts = [t for j in jobs for t in j.texts]
+        try:
+            self.batches.append(len(texts))
+            res = await loop.run_in_executor(self.pool, lambda: self.det.predict(texts, batch_size=self.batch_size, progress=False))
+            k = 0
+            for j in jobs:
+                if not j.future.done(): j.future.set_result(res[k:k + len(j.texts)])
+                k += len(j.texts)
+        except Exception as e:
+            for j in jobs:
+                if not j.future.done(): j.future.set_exception(e)
+        finally:
+            for _ in jobs: self.queue.task_done()
 
-# %% ../nbs/07c_serve.ipynb #54e7c367
-def _body_limit(app, max_bytes:int):
-    "ASGI middleware: a request body over `max_bytes` (by Content-Length, or counted as it arrives) is answered 413 before the app sees it."
-    async def too_large(send):
+# %% ../nbs/07c_serve.ipynb #e6984871
+def _too_large(max_bytes:int):
+    "An ASGI responder answering 413 with a JSON detail naming `max_bytes`."
+    async def send_413(send):
         body = ('{"detail":"request body larger than %d bytes"}' % max_bytes).encode()
         await send(dict(type='http.response.start', status=413, headers=[(b'content-type', b'application/json'),
                                                                        (b'content-length', str(len(body)).encode())]))
         await send(dict(type='http.response.body', body=body))
+    return send_413
 
+_FORM = b'application/x-www-form-urlencoded'
+
+def _json_scope(scope:dict) -> dict:
+    "`scope` with a form content type (what `curl -d` sends) replaced by `application/json`: the body is read as the JSON it is."
+    headers = scope.get('headers') or []
+    if not any(k == b'content-type' and v.split(b';')[0].strip().lower() == _FORM for k, v in headers): return scope
+    return dict(scope, headers=[(k, b'application/json' if k == b'content-type' else v) for k, v in headers])
+
+# %% ../nbs/07c_serve.ipynb #81285bea
+def _body_limit(app, max_bytes:int):
+    "ASGI middleware: a request body over `max_bytes` (by Content-Length, or counted as it arrives) is answered 413 before the app sees it; a form content type is read as JSON."
+    too_large = _too_large(max_bytes)
     async def limited(scope, receive, send):
         if scope['type'] != 'http': return await app(scope, receive, send)
         declared = dict(scope.get('headers') or []).get(b'content-length', b'')
@@ -108,44 +134,50 @@ def _body_limit(app, max_bytes:int):
             if replayed: return await receive()
             replayed = True
             return dict(type='http.request', body=b''.join(chunks), more_body=False)
-        return await app(scope, replay, send)
+        return await app(_json_scope(scope), replay, send)
     limited.fastapi = app
     return limited
 
-def create_app(det:Detector, max_batch:int=64, max_wait_ms:float=5.0, max_texts:int=64, max_chars:int=2000,
-               max_body_bytes:int=1 << 20, batch_size:int=32):
-    "The FastAPI app serving `det` (POST /v1/detect, micro-batched; GET /healthz; docs at /docs), wrapped in the body-size limit (the FastAPI app: `.fastapi`)."
-    from fastapi import FastAPI, HTTPException
+# %% ../nbs/07c_serve.ipynb #bd3d672f
+def _request_model(max_texts:int, max_chars:int):
+    "The pydantic model of a `/v1/detect` body under these limits (its field descriptions are the API docs)."
     from pydantic import BaseModel, Field
-
     class DetectRequest(BaseModel):
         texts: list[str] = Field(description=f'the texts to score (at most {max_texts})')
         spans: bool = Field(True, description='return toxic character spans')
         saliency: bool = Field(False, description='return per-character saliency')
         truncate: bool = Field(False, description=f'cut texts longer than {max_chars} characters instead of refusing them')
+    return DetectRequest
 
-    batcher = MicroBatcher(det, max_batch, max_wait_ms, batch_size)
+def _checked_texts(req, max_texts:int, max_chars:int) -> tuple[list, list]:
+    "`(texts, cut)`: the request's texts within the limits (cut to `max_chars` when `req.truncate`), or an HTTPException."
+    from fastapi import HTTPException
+    if len(req.texts) > max_texts: raise HTTPException(413, f'{len(req.texts)} texts in one request; the limit is {max_texts}')
+    texts, cut = [], []
+    for i, t in enumerate(req.texts):
+        if len(t) > max_chars and not req.truncate:
+            raise HTTPException(422, f'texts[{i}] has {len(t)} characters; the limit is {max_chars} (send "truncate": true to cut it)')
+        texts.append(t[:max_chars]); cut.append(len(t) > max_chars)
+    return texts, cut
 
+# %% ../nbs/07c_serve.ipynb #24a5340c
+def create_app(det:Detector, max_batch:int=64, max_wait_ms:float=5.0, max_texts:int=64, max_chars:int=2000,
+               max_body_bytes:int=1 << 20, batch_size:int=32):
+    "The FastAPI app serving `det` (POST /v1/detect, micro-batched; GET /healthz; docs at /docs), wrapped in the body-size limit (the FastAPI app: `.fastapi`)."
+    from fastapi import FastAPI
+    DetectRequest, batcher = _request_model(max_texts, max_chars), MicroBatcher(det, max_batch, max_wait_ms, batch_size)
     @contextlib.asynccontextmanager
     async def lifespan(app):
         await batcher.start()
         try: yield
         finally: await batcher.stop()
-
-    app = FastAPI(title='toxitrace', summary='Explainable Chinese toxicity detection: labels, probabilities and toxic spans.',
-                  lifespan=lifespan)
+    app = FastAPI(title='toxitrace', summary='Explainable Chinese toxicity detection: labels, probabilities and toxic spans.', lifespan=lifespan)
     app.state.batcher = batcher
 
     @app.post('/v1/detect')
     async def detect(req: DetectRequest) -> dict:
         "Label, P(toxic) and toxic spans (character offsets) for each text, in request order."
-        if len(req.texts) > max_texts:
-            raise HTTPException(413, f'{len(req.texts)} texts in one request; the limit is {max_texts}')
-        texts, cut = [], []
-        for i, t in enumerate(req.texts):
-            if len(t) > max_chars and not req.truncate:
-                raise HTTPException(422, f'texts[{i}] has {len(t)} characters; the limit is {max_chars} (send "truncate": true to cut it)')
-            texts.append(t[:max_chars]); cut.append(len(t) > max_chars)
+        texts, cut = _checked_texts(req, max_texts, max_chars)
         results = await batcher.submit(texts)
         keep = {'text', 'label', 'label_name', 'prob_toxic', 'truncated'} | ({'spans'} if req.spans else set()) | ({'saliency'} if req.saliency else set())
         return dict(results=[{**{k: v for k, v in r.items() if k in keep}, 'truncated': r['truncated'] or c} for r, c in zip(results, cut)])
@@ -154,10 +186,9 @@ def create_app(det:Detector, max_batch:int=64, max_wait_ms:float=5.0, max_texts:
     async def healthz() -> dict:
         "Liveness: the threshold in use and the requests waiting."
         return dict(status='ok', threshold=det.threshold, queued=batcher.queue.qsize() if batcher.queue else 0)
-
     return _body_limit(app, max_body_bytes)
 
-# %% ../nbs/07c_serve.ipynb #849ab1ca
+# %% ../nbs/07c_serve.ipynb #c88d5476
 @contextlib.contextmanager
 def background_server(app, host:str='127.0.0.1', port:int=0, timeout:float=30.0):
     "Run `app` with uvicorn in a background thread (a notebook, a test); yields its base URL, stops it (gracefully) on exit."
@@ -178,6 +209,7 @@ def background_server(app, host:str='127.0.0.1', port:int=0, timeout:float=30.0)
         thread.join(timeout)
         sock.close()
 
+# %% ../nbs/07c_serve.ipynb #f52180a7
 def run_serve(model_dir, host:str='127.0.0.1', port:int=8000, device='auto', max_batch:int=64, max_wait_ms:float=5.0,
               max_texts:int=64, max_chars:int=2000, max_body_bytes:int=1 << 20, batch_size:int=32, normalize:bool=False):
     "Serve the detector saved in `model_dir` on `host`:`port` until SIGINT/SIGTERM, which finishes the requests in flight; `normalize`: read cloaked text through the lexicon normaliser."

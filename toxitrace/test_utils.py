@@ -19,8 +19,8 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['TOY_TEXTS', 'TOY_LABELS', 'TOY_SPANS', 'TOY_TOX', 'TOY_NOR', 'toy_terms', 'ERROR_TYPES', 'char_vocab',
            'tiny_char_bert', 'tiny_bert_classifier', 'sentencepiece_vocab', 'tiny_xlmr_classifier', 'toy_frame',
-           'make_tiny', 'CountFits', 'Crash', 'CrashAt', 'CrashInJoint', 'env', 'serve', 'files_in', 'echo_cues',
-           'ClaudeStandIn']
+           'make_tiny', 'CountFits', 'Crash', 'CrashAt', 'CrashInJoint', 'env', 'serve', 'files_in', 'has_data',
+           'echo_cues', 'ClaudeStandIn']
 
 # %% ../nbs/97_test_utils.ipynb #0a729d4d
 def char_vocab(texts) -> list[str]:
@@ -145,6 +145,17 @@ def serve(routes):
     finally: srv.shutdown(); srv.server_close(); th.join()
 
 def files_in(d): return sorted(str(p.relative_to(d)) for p in Path(d).rglob('*') if p.is_file())
+
+# %% ../nbs/97_test_utils.ipynb #ef6de42b
+def has_data(start=None) -> bool:
+    "True when the data folder is found (`toxitrace.data.shared_data_dir(start)`); else a warning (the data cell is skipped), or an error when `TOXITRACE_REQUIRE_DATA` is set."
+    import warnings
+    from toxitrace.data import shared_data_dir
+    if shared_data_dir(start) is not None: return True
+    msg = 'no shared/data folder in the working directory or above it'
+    if os.environ.get('TOXITRACE_REQUIRE_DATA'): raise FileNotFoundError(f'TOXITRACE_REQUIRE_DATA is set but there is {msg}')
+    warnings.warn(f'skipped: a data cell, {msg}', stacklevel=2)
+    return False
 
 # %% ../nbs/97_test_utils.ipynb #799c12ad
 ERROR_TYPES = {400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error',

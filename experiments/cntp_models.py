@@ -12,10 +12,10 @@ baseline: the warm-up trained on as many more epochs of cross-entropy as ToxiTra
 and, per model, faithfulness (13_faithfulness) on a seeded sample of --faith-sample sentences: the confidence drop
 when its BiCSE spans are masked against as many random tokens (Figures 4-6), ERASER comprehensiveness/sufficiency
 and AOPC; the per-text drops are kept for the histograms.
-Writes JSON with config, versions, machine and git commit; nbs/11_reproduction.ipynb prints it.
+Writes JSON with config, versions, machine and git commit; reports/reproduction.ipynb prints it.
 
-    .venv/bin/python benchmarks/cntp_models.py --run outputs/experiments/small-cold-1000/cold/seed0
-    .venv/bin/python benchmarks/cntp_models.py --run ... --sample 64 --faith-sample 32 --out /tmp/x.json   # a smoke run
+    .venv/bin/python experiments/cntp_models.py --run outputs/experiments/small-cold-1000/cold/seed0
+    .venv/bin/python experiments/cntp_models.py --run ... --sample 64 --faith-sample 32 --out /tmp/x.json   # a smoke run
 """
 import argparse, json, sys, time, warnings
 from pathlib import Path
@@ -30,7 +30,7 @@ def main(argv=None):
     ap.add_argument('--faith-sample', type=int, default=600, help='CNTP sentences for the faithfulness scores (0: all)')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--data-dir', default=None)
-    ap.add_argument('--out', default='benchmarks/results/cntp_models.json')
+    ap.add_argument('--out', default='experiments/results/cntp_models.json')
     args = ap.parse_args(argv)
 
     from toxitrace.data import resolve_data_dir

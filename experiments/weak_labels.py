@@ -10,16 +10,17 @@ fine-tuned on STATE ToxiCN's Target/Argument spans, the same 1,687 posts dropped
 cues and lexicons chosen on the dev slice from a grid that is stored too). The tagger is read from `--tagger`, or
 trained there first (minutes on 2 CPU cores). Writes JSON with config, versions, machine and git commit.
 
-    .venv/bin/python benchmarks/weak_labels.py --classifier outputs/demo/warmup --tagger outputs/tagger
+    .venv/bin/python experiments/weak_labels.py --classifier outputs/demo/warmup --tagger outputs/tagger
 """
-import argparse, json, sys, warnings
+import argparse, sys, warnings
 from pathlib import Path
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--classifier', default='outputs/demo/warmup', help='the warm-up classifier folder whose cues CuSA refines')
-    ap.add_argument('--data-dir', default=None)
-    ap.add_argument('--out', default='benchmarks/results/weak_labels.json')
+    ap.add_argument('--data-dir', default=None, help='the data folder (default: toxitrace.data.resolve_data_dir)')
+    ap.add_argument('--limit', type=int, default=0, help='a seeded sample of this many CNTP toxic sentences (0: all; for smoke runs)')
+    ap.add_argument('--out', default='experiments/results/weak_labels.json')
     ap.add_argument('--cue-cache', default=None, help="the cue cache (default: cusa_cntp_cues.jsonl beside the classifier folder)")
     ap.add_argument('--tagger', default='outputs/tagger', help="the learned refiner's tagger folder (trained there when missing)")
     args = ap.parse_args(argv)
@@ -35,6 +36,7 @@ def main(argv=None):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         cntp = load_dataset('cntp', 'toxic', d)
+    if args.limit and args.limit < len(cntp): cntp = cntp.sample(args.limit, random_state=0).sort_index().reset_index(drop=True)
     texts, gold = cntp.text.tolist(), cntp.spans.tolist()
     cues_all = [c['spans'] for c in cue_spans(args.classifier, texts, cache_path=args.cue_cache or Path(args.classifier).parent/'cusa_cntp_cues.jsonl', progress=False)]
     state = state_refiner(d)

@@ -10,10 +10,10 @@ For each: saliency (Eq. 1) and last-layer attention on all 2,533 toxic CNTP sent
 integrated gradients on a seeded random sample (--ig-sample) because IG costs --ig-steps forward+backward passes.
 Each attribution is cut by BiCSE and by top-15%, "given toxic" and end to end; the 482-sentence leakage-free
 subset (CNTP sentences in ToxiCN test) is reported too. Writes JSON with config, versions, machine and git commit;
-nbs/08_evaluation.ipynb prints it.
+nbs/12_evaluation.ipynb and reports/reproduction.ipynb print it.
 
-    .venv/bin/python benchmarks/cntp_spans.py                       # the full run (about an hour on 2 busy cores)
-    .venv/bin/python benchmarks/cntp_spans.py --quick               # a smoke run: 200 sentences, tiny warm-up
+    .venv/bin/python experiments/cntp_spans.py                       # the full run (about an hour on 2 busy cores)
+    .venv/bin/python experiments/cntp_spans.py --quick               # a smoke run: 200 sentences, tiny warm-up
 """
 import argparse, json, sys, time, warnings
 from pathlib import Path
@@ -57,29 +57,31 @@ def main(argv=None):
     ap.add_argument('--model-dir', default='outputs/cntp_spans/warmup')
     ap.add_argument('--sample', type=int, default=0, help='evaluate saliency/attention on a random sample (0: all of CNTP)')
     ap.add_argument('--ig-sample', type=int, default=500)
+    ap.add_argument('--limit', type=int, default=0, help='ToxiCN test texts for the classification scores (0: all; --quick: 200)')
     ap.add_argument('--ig-steps', type=int, default=20)
     ap.add_argument('--batch-size', type=int, default=32)
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--data-dir', default=None)
+    ap.add_argument('--data-dir', default=None, help='the data folder (default: toxitrace.data.resolve_data_dir)')
+    ap.add_argument('--model', default=None, help="a saved classifier folder, scored as the one model 'given' instead of --models (for smoke runs)")
     ap.add_argument('--quick', action='store_true', help='smoke run: --sample 200 --ig-sample 40 --ig-steps 4 --train-size 64 --epochs 1')
-    ap.add_argument('--out', default='benchmarks/results/cntp_spans.json')
+    ap.add_argument('--out', default='experiments/results/cntp_spans.json')
     args = ap.parse_args(argv)
     if args.quick: args.sample, args.ig_sample, args.ig_steps, args.train_size, args.valid_size, args.epochs = 200, 40, 4, 64, 32, 1
 
     import torch
     from toxitrace.runs import run_record
-    from toxitrace.data import SpanWarning, load_dataset, shared_data_dir, cntp_leakage_free_ids
+    from toxitrace.data import SpanWarning, load_dataset, resolve_data_dir, cntp_leakage_free_ids
     from toxitrace.detector import Detector
     from toxitrace.evaluation import cntp_span_rows, span_table
-    from toxitrace.model import ToxicityClassifier, load_encoder, predict_proba, preset
+    from toxitrace.model import ToxicityClassifier, load_classifier, load_encoder, predict_proba, preset
     from toxitrace.evaluation import classification_scores
     warnings.filterwarnings('ignore', category=SpanWarning)
-    data_dir = args.data_dir or shared_data_dir()
+    data_dir = resolve_data_dir(args.data_dir)
     p = preset('small')
     res = dict(run_record(**vars(args)), leakage_free_n=len(cntp_leakage_free_ids(data_dir)), models={})
     out = Path(args.out); out.parent.mkdir(parents=True, exist_ok=True)
     t_all = time.time()
-    for name in args.models.split(','):
+    for name in (['given'] if args.model else args.models.split(',')):
         t0 = time.time()
         if name == 'untrained':
             torch.manual_seed(args.seed)
@@ -90,11 +92,15 @@ def main(argv=None):
             (model, tok), meta = warm_up(args, data_dir, Path(args.model_dir))
             desc = (f"same encoder, warmed up {args.epochs} epoch(s) on {args.train_size} ToxiCN train texts without CNTP sentences "
                     f"(stratified, seed {args.seed}), validated on {args.valid_size} more")
+        elif name == 'given':
+            model, tok, meta = load_classifier(args.model)
+            desc, meta = f'the classifier in {args.model}', {}
         else: raise SystemExit(f'unknown model {name!r}')
         det = Detector(model, tok, max_length=p['max_length'])
         m = dict(description=desc, train_seconds=meta.get('train_seconds'), history=meta.get('history'), rows=[])
         test = load_dataset('toxicn', 'test', data_dir)
         if args.quick: test = test.iloc[:200]
+        if args.limit: test = test.iloc[:args.limit]
         probs = predict_proba(model, tok, test['text'].tolist(), p['max_length'])
         m['classification'] = dict(dataset=f'ToxiCN test ({len(test)})', **classification_scores(test['label'], probs.argmax(1)))
         print(f"== {name}: ToxiCN test acc {m['classification']['acc']:.4f} f1 {m['classification']['f1']:.4f}")

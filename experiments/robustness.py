@@ -8,10 +8,13 @@ perturbed by each of the eight cloaking types) and --n non-toxic ones, seeded. S
   norm0         the same with min_exact=0 (fuzzy windows may have no character of the term left)
   norm-nofuzzy  t2s, emoji and pinyin only
 Choices are made with --part dev (the CNTP dev slice, the first 500 of the non-toxic permutation); report --part test.
-Writes JSON (run record + one table per model and setting) and prints the tables.
+Writes JSON (run record + one table per model and setting) and prints the tables; 12b_robustness reads it.
+A thin loop over 12b's API (`robustness_report`, `format_robustness`): `toxitrace robustness` (12b's `run_robustness`)
+scores one model in one setting (normaliser on or off); this script puts several models and the normaliser's variants
+(norm0, norm-nofuzzy) side by side in one file.
 
-    nice .venv/bin/python benchmarks/robustness.py --model DIR --part dev --n 200 --settings plain norm norm0 norm-nofuzzy
-    nice .venv/bin/python benchmarks/robustness.py --model DIR [DIR ...] --part test --n 400 --settings plain norm
+    nice .venv/bin/python experiments/robustness.py --model DIR --part dev --n 200 --settings plain norm norm0 norm-nofuzzy
+    nice .venv/bin/python experiments/robustness.py --model DIR [DIR ...] --part test --n 400 --settings plain norm
 """
 import argparse, sys, time, warnings
 from pathlib import Path
@@ -29,7 +32,7 @@ def main(argv=None):
     ap.add_argument('--batch-size', type=int, default=32)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--data-dir', default=None)
-    ap.add_argument('--out', default='benchmarks/results/robustness.json')
+    ap.add_argument('--out', default='experiments/results/robustness.json')
     args = ap.parse_args(argv)
     for m in args.model:
         if not (Path(m)/'config.json').exists(): sys.exit(f'robustness: --model {m}: not a classifier folder (no config.json)')

@@ -1,0 +1,143 @@
+"""Every script in `benchmarks/` (speed and memory) and `experiments/` (quality measurements) runs end to end at a tiny size:
+a subprocess as a user starts it, the tiny character BERT of `toxitrace.test_utils` saved as a classifier folder instead
+of the small preset, a few texts of the real data, its JSON written to a temp folder and checked for its keys and row
+counts. The scripts run two at a time (one torch thread each) in one module fixture; each test checks one script's
+output. They read the data folder of `toxitrace.data.resolve_data_dir` (CI has it); without one the module is skipped
+with a reason, visibly."""
+import json, os, subprocess, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from toxitrace.data import load_dataset, resolve_data_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = resolve_data_dir()
+pytestmark = pytest.mark.skipif(not (DATA/'cntp').is_dir(), reason=f'no data folder at {DATA} (set TOXITRACE_DATA)')
+
+
+
+def _run(script, *args, timeout=300) -> dict:
+    "Run `script` (relative to the repo root) with `args` in a subprocess from the repo root, one torch thread: returncode, output, seconds."
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'TOXITRACE_DATA': str(DATA)}
+    t0 = time.time()
+    r = subprocess.run([sys.executable, str(ROOT/script), *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return dict(rc=r.returncode, out=r.stdout[-3000:] + r.stderr[-3000:], seconds=round(time.time() - t0, 1))
+
+
+def _setup(d: Path) -> Path:
+    "In `d`: `clf` (a tiny classifier folder whose vocabulary covers some CNTP and COLD characters), `grid` (an experiment-shaped folder of it) and `tagger` (a tiny untrained span tagger stored under the fingerprint `tagger_for` expects)."
+    from toxitrace.model import ToxicityClassifier, save_classifier
+    from toxitrace.tagger import TAGGER_DEFAULTS, SpanTagger, save_tagger, tagger_fingerprint, tagger_training_data
+    from toxitrace.test_utils import tiny_char_bert
+    texts = load_dataset('cntp', 'toxic', DATA).text.tolist()[:300] + load_dataset('cold', 'test', DATA).text.tolist()[:300]
+    enc, tok = tiny_char_bert(texts)
+    save_classifier(d/'clf', ToxicityClassifier(enc).eval(), tok, max_length=32)
+    g = d/'grid'/'seed0'                    # seed0/<model>/joint for score_cntp_part; ce_only/{warmup,joint}, toxitrace/joint for cntp_models
+    for rel in ('ce_only/warmup', 'ce_only/joint', 'toxitrace/joint'):
+        (g/rel).parent.mkdir(parents=True, exist_ok=True); (g/rel).symlink_to(d/'clf')
+    (g/'toxitrace'/'config.json').write_text(json.dumps(dict(config=dict(variant='toxitrace', smoke=True))))
+    data, report = tagger_training_data(DATA)
+    enc, tok = tiny_char_bert(texts)
+    save_tagger(d/'tagger', SpanTagger(enc, TAGGER_DEFAULTS['kinds']), tok,
+                dict(config=TAGGER_DEFAULTS, encoder='tiny', data=report, log=dict(steps=0, seconds=0, epoch_loss=[]),
+                     fingerprint=tagger_fingerprint(data, TAGGER_DEFAULTS), date='-', toxitrace='-'))
+    return g
+
+
+def _commands(d: Path, g: Path) -> dict:
+    "script -> its arguments at a tiny size, writing `d/<name>.json`."
+    return {
+        'benchmarks/extract_scale.py': ['--model', d/'clf', '--n-speed', 16, '--n-small', 8, '--n-large', 16, '--parts', 'speed,memory',
+                                        '--batch-size', 4],   # shards: tests/test_extract_scale.py runs two real ranks and merges them
+        'benchmarks/train_step.py': ['--model', d/'clf', '--batches', 1, '--batch-size', 4, '--max-length', 16, '--repeats', 1, '--threads', 1],
+        'benchmarks/serve_load.py': ['--model', d/'clf', '--clients', 2, '--requests', 2, '--deadline', 120],
+        'experiments/cntp_spans.py': ['--model', d/'clf', '--sample', 8, '--ig-sample', 4, '--ig-steps', 2, '--limit', 8, '--batch-size', 4],
+        'experiments/weak_labels.py': ['--classifier', d/'clf', '--tagger', d/'tagger', '--limit', 30, '--cue-cache', d/'cues.jsonl'],
+        'experiments/cntp_models.py': ['--run', g, '--sample', 8, '--faith-sample', 4, '--batch-size', 4],
+        'benchmarks/extract_speed.py': ['--model', d/'clf', '--limit', 12, '--batch-size', 4, '--repeats', 1, '--threads', 1],
+        'experiments/robustness.py': ['--model', d/'clf', '--n', 4, '--types', 'pinyin', 'emoji', '--settings', 'plain', 'norm', '--threads', 1],
+        'experiments/score_cntp_part.py': [g.parent, '--seeds', 0, '--models', 'ce_only', 'toxitrace', '--part', 'dev', '--limit', 6, '--threads', 1],
+    }
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    "Every script run once (two at a time, longest first): `{name: (result JSON or None, run info)}`."
+    d = tmp_path_factory.mktemp('scripts')
+    cmds = _commands(d, _setup(d))
+    name = lambda script: Path(script).stem
+    with ThreadPoolExecutor(2) as pool:
+        done = dict(zip(cmds, pool.map(lambda kv: _run(kv[0], *kv[1], '--out', d/f'{name(kv[0])}.json'), cmds.items())))
+    for script, r in done.items(): print(f"{script}: {r['seconds']} s")
+    return {name(s): (json.loads((d/f'{name(s)}.json').read_text()) if r['rc'] == 0 else None, r) for s, r in done.items()}
+
+
+def result(runs, name) -> dict:
+    res, r = runs[name]
+    assert r['rc'] == 0, f"{name} failed:\n{r['out']}"
+    return res
+
+
+def test_extract_speed(runs):
+    res = result(runs, 'extract_speed')
+    assert res['config']['n_texts'] == 12 and {'b_over_a', 'b_over_c'} == set(res['ratios']) and len(res['results']) >= 4
+
+
+def test_extract_scale(runs):
+    res = result(runs, 'extract_scale')
+    assert res['speed']['n_texts'] == 16 and set(res['memory']) == {'8', '16'} and 'shards' not in res
+    assert set(res['goals']) == {'cli_ge_0_9_predict', 'rss_flat_within_100mb'}
+
+
+def test_serve_load(runs):
+    res = result(runs, 'serve_load')
+    assert res['n_requests'] == 4 and res['wrong_or_lost'] == 0 and res['goals']['none_wrong_or_lost'] is True
+
+
+def test_train_step(runs):
+    res = result(runs, 'train_step')
+    assert list(res['results']) == ['CE only', 'CE + GCLoss', 'CE + GCLoss + ARCL'] and res['config']['batches'] == 1
+
+
+def test_robustness(runs):
+    res = result(runs, 'robustness')
+    assert [r['setting'] for r in res['results']] == ['plain', 'norm']
+    assert all([t['type'] for t in r['table']] == ['clean', 'pinyin', 'emoji'] and r['table'][0]['n_toxic'] == 4 for r in res['results'])
+
+
+def test_score_cntp_part(runs):
+    res = result(runs, 'score_cntp_part')
+    assert [(r['seed'], r['model'], r['n']) for r in res['rows']] == [(0, 'ce_only', 6), (0, 'toxitrace', 6)] and len(res['parts']) == 1
+
+
+def test_cntp_models(runs):
+    res = result(runs, 'cntp_models')
+    assert res['n_texts'] == 8 and set(res['faithfulness']) == {'warmup', 'ce_only', 'toxitrace'}
+    assert {r['model'] for r in res['rows']} == {'lexicon only', 'warmup BiCSE cues + lexicon refiner', 'warmup', 'ce_only', 'toxitrace'}
+
+
+def test_cntp_spans(runs):
+    res = result(runs, 'cntp_spans')
+    m = res['models']['given']
+    assert list(res['models']) == ['given'] and m['classification']['dataset'] == 'ToxiCN test (8)' and m['rows']
+    assert {'ig', 'saliency', 'attention'} <= {r['attribution'] for r in m['rows']}
+
+
+def test_weak_labels(runs):
+    res = result(runs, 'weak_labels')
+    assert len(res['rows']) == 8 * 3 and {r['part'] for r in res['rows']} == {'dev', 'test', 'all'}
+    assert all(r['n'] == 30 for r in res['rows'] if r['part'] == 'all')
+    assert len(res['learned_dev_grid']) == 6 * 3 * 3 * 3
+
+
+def test_every_script_is_smoke_run():
+    "A script added to benchmarks/ or experiments/ without a smoke run here fails this."
+    scripts = sorted(str(p.relative_to(ROOT)) for f in ('benchmarks', 'experiments') for p in (ROOT/f).glob('*.py'))
+    assert scripts == sorted(_commands(Path('d'), Path('g'))), scripts
+
+
+def test_citation_version_is_the_package_version():
+    import toxitrace
+    assert f'version: "{toxitrace.__version__}"' in (ROOT/'CITATION.cff').read_text(encoding='utf-8').splitlines()
