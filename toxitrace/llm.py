@@ -19,7 +19,7 @@ from .runs import check_writable
 
 # %% auto #0
 __all__ = ['CHAT_BACKENDS', 'ChatStats', 'ChatError', 'chat_key', 'check_requests', 'ChatLLM', 'ClaudeChat', 'folder_fingerprint',
-           'causal_lm_config', 'chat_tokenizer_of', 'model_identity', 'resolve_chat_device', 'resolve_dtype',
+           'model_identity', 'causal_lm_config', 'chat_tokenizer_of', 'resolve_chat_device', 'resolve_dtype',
            'quantization_config', 'HFChat', 'VLLMChat', 'chat_llm']
 
 # %% ../nbs/03b_llm.ipynb #e1d6899c
@@ -111,7 +111,7 @@ def ask(self:ChatLLM, requests:dict, prompt:str='', batch:bool=False) -> dict:
                 raise ChatError(f'{self.name} stopped after {self.stats.requests} of {len(todo)} requests ({type(e).__name__}: '
                                 f'{str(e).splitlines()[0] if str(e) else ""}); {where}.') from e
     self.stats.seconds = round(time.time() - t0, 3)
-    return out
+    return {k: out[k] for k in requests}
 
 # %% ../nbs/03b_llm.ipynb #92632bef
 class ClaudeChat(ChatLLM):
@@ -135,7 +135,7 @@ class ClaudeChat(ChatLLM):
         try: return self.claude.ask({k: self.params(r) for k, r in requests.items()}, prompt, batch)
         finally: self.stats = ChatStats(**vars(self.claude.stats), seconds=round(time.time() - t0, 3))
 
-# %% ../nbs/03b_llm.ipynb #d545063e
+# %% ../nbs/03b_llm.ipynb #7d6af391
 def folder_fingerprint(folder, chunk:int=1 << 16, samples:int=32) -> str:
     "16 hex digits of sha256 over `folder`'s files (no hidden files, no *.md): name, size, and all bytes up to `chunk`*`samples`, else `samples` chunks spread evenly from start to end."
     h = hashlib.sha256()
@@ -149,6 +149,14 @@ def folder_fingerprint(folder, chunk:int=1 << 16, samples:int=32) -> str:
                 f.seek(i * (size - chunk) // (samples - 1)); h.update(f.read(chunk))
     return h.hexdigest()[:16]
 
+def model_identity(model:str, config) -> str:
+    "`model`'s name (a folder's last part) @ `folder_fingerprint` for a folder, @ the config's commit for a hub name (if known)."
+    local = Path(model).expanduser()
+    if local.is_dir(): return f'{local.resolve().name}@{folder_fingerprint(local)}'
+    commit = getattr(config, '_commit_hash', None)
+    return f'{model}@{commit[:12]}' if commit else str(model)
+
+# %% ../nbs/03b_llm.ipynb #5a593164
 def _first_line(e: BaseException) -> str: return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 def causal_lm_config(model:str):
@@ -168,7 +176,7 @@ def causal_lm_config(model:str):
                          'a chat model (Qwen3, Llama 3, ...) is needed')
     return cfg
 
-def chat_tokenizer_of(model:str, config=None):
+def chat_tokenizer_of(model:str):
     "The tokenizer of `model` if it has a chat template (else a one-line `ValueError`), padded with its own pad token or, failing that, its end token."
     from transformers import AutoTokenizer
     local = Path(model).expanduser()
@@ -177,13 +185,6 @@ def chat_tokenizer_of(model:str, config=None):
         raise ValueError(f'{model}: the tokenizer has no chat template (a base model, not a chat/instruct model?)')
     if tok.pad_token_id is None: tok.pad_token = tok.eos_token
     return tok
-
-def model_identity(model:str, config) -> str:
-    "`model`'s name (a folder's last part) @ `folder_fingerprint` for a folder, @ the config's commit for a hub name (if known)."
-    local = Path(model).expanduser()
-    if local.is_dir(): return f'{local.resolve().name}@{folder_fingerprint(local)}'
-    commit = getattr(config, '_commit_hash', None)
-    return f'{model}@{commit[:12]}' if commit else str(model)
 
 # %% ../nbs/03b_llm.ipynb #80631e09
 def resolve_chat_device(device:str|None='auto') -> str:
@@ -219,7 +220,7 @@ class HFChat(ChatLLM):
                  batch_size:int=8, # requests per `generate` call
                  load_in:str|None=None, # '8bit' or '4bit': quantised by bitsandbytes
                  progress:bool=True, # show a progress bar
-                 generate_kwargs:dict|None=None, # more arguments of `model.generate` (not part of the identity)
+                 generate_kwargs:dict|None=None, # more `GenerationConfig` fields, e.g. min_new_tokens (not part of the identity)
                 ):
         if not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f'batch_size must be a positive int, not {batch_size!r}')
         super().__init__(cache_path, progress)
@@ -268,9 +269,9 @@ def decode_batch(self:HFChat, ids:list, caps:list) -> list[dict]:
     width, pad, ends = max(map(len, ids)), self.tokenizer.pad_token_id, self.end_ids
     x = torch.tensor([[pad] * (width - len(s)) + s for s in ids], device=self.model.device)
     mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in ids], device=self.model.device)
-    gen = GenerationConfig(max_new_tokens=max(caps), do_sample=False, pad_token_id=pad, eos_token_id=sorted(ends))
+    gen = GenerationConfig(**{**self.generate_kwargs, **dict(max_new_tokens=max(caps), do_sample=False, pad_token_id=pad, eos_token_id=sorted(ends))})
     with torch.inference_mode():
-        new = self.model.generate(input_ids=x, attention_mask=mask, generation_config=gen, **self.generate_kwargs)[:, width:].tolist()
+        new = self.model.generate(input_ids=x, attention_mask=mask, generation_config=gen)[:, width:].tolist()
     out = []
     for s, row, cap in zip(ids, new, caps):
         row = row[:cap]
