@@ -80,6 +80,7 @@ def replay(self:ChatLLM, requests:dict) -> dict:
     self.stats.cache_hits = len(out)
     return out
 
+# %% ../nbs/03b_llm.ipynb #7a5de69d
 @patch
 def keep(self:ChatLLM, answers:list, prompt:str, out:dict):
     "Cache a batch of `(key, answer)`, with model, prompt, via and time, put the records in `out` and count them."
@@ -245,12 +246,14 @@ def load(self:HFChat) -> HFChat:
         self.model = (model if self.quantization else model.to(self.device)).eval()
     return self
 
+# %% ../nbs/03b_llm.ipynb #0a18e5f9
 @patch
 def render(self:HFChat, request:dict) -> str:
     "The prompt of `request` as the model sees it: its chat template over the system and user turns, the assistant turn opened, thinking off."
     msgs = ([dict(role='system', content=request['system'])] if request.get('system') else []) + list(request['messages'])
     return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, enable_thinking=False)
 
+# %% ../nbs/03b_llm.ipynb #7653cc00
 @patch(as_prop=True)
 def end_ids(self:HFChat) -> set:
     "The token ids that end a reply: the tokenizer's end token and the model's generation config's."
@@ -281,6 +284,7 @@ def decode_batch(self:HFChat, ids:list, caps:list) -> list[dict]:
                         output_tokens=len(row) if stop is None else stop + 1))
     return out
 
+# %% ../nbs/03b_llm.ipynb #8ea0af16
 @patch
 def generate(self:HFChat, todo:dict):
     "Yield the answers to `todo` (key -> request) batch by batch, sorted by cap and prompt length."
