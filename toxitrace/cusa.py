@@ -1,4 +1,4 @@
-"""Weak toxic-span labels for GCLoss: saliency cues from the warm-up classifier, refined into spans by Claude (Table 4's prompt, cached and resumable) or, offline, by the two lexicons.
+"""Weak toxic-span labels for GCLoss: saliency cues from the warm-up classifier, refined into spans by an LLM (Claude or an open chat model; Table 4's prompt, cached and resumable) or, offline, by the two lexicons.
 
 Docs: https://toxitrace.github.io/toxitrace/cusa.html.md"""
 

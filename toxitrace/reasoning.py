@@ -1,4 +1,4 @@
-"""The toxic- and normal-stance reasonings ARCL contrasts each text with (Tables 6 and 8): the prompts, an offline template generator, and Claude.
+"""The toxic- and normal-stance reasonings ARCL contrasts each text with (Tables 6 and 8): the prompts, an offline template generator, and an LLM (Claude or an open chat model).
 
 Docs: https://toxitrace.github.io/toxitrace/reasoning.html.md"""
 
