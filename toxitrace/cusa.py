@@ -1,4 +1,4 @@
-"""Weak toxic-span labels for GCLoss: saliency cues from the warm-up classifier, refined into spans by Claude (Table 4's prompt, cached and resumable) or, offline, by the two lexicons.
+"""Weak toxic-span labels for GCLoss: saliency cues from the warm-up classifier, refined into spans by an LLM (Claude or an open chat model; Table 4's prompt, cached and resumable) or, offline, by the two lexicons.
 
 Docs: https://toxitrace.github.io/toxitrace/cusa.html.md"""
 
@@ -24,10 +24,11 @@ from .detector import Detector
 
 # %% auto #0
 __all__ = ['TABLE4_SYSTEM', 'TABLE4_USER', 'CUE_SEPARATOR', 'REPLY_SEPARATORS', 'CUE_METHODS', 'prompt_version', 'user_message',
-           'cue_strings', 'cue_char_spans', 'Refinement', 'parse_reply', 'Refiner', 'ClaudeRefiner', 'Lexicon',
-           'lexicon_terms', 'LexiconRefiner', 'state_span_terms', 'as_detector', 'detector_fingerprint', 'cue_spans',
-           'cue_changes', 'annotate', 'save_annotations', 'load_annotations', 'annotation_rows', 'annotation_card',
-           'write_annotation_card', 'CueRefiner', 'classifier_summary', 'state_refiner']
+           'cue_strings', 'cue_char_spans', 'Refinement', 'parse_reply', 'Refiner', 'ClaudeRefiner', 'ChatRefiner',
+           'chat_refiner', 'Lexicon', 'lexicon_terms', 'LexiconRefiner', 'state_span_terms', 'as_detector',
+           'detector_fingerprint', 'cue_spans', 'cue_changes', 'annotate', 'save_annotations', 'load_annotations',
+           'annotation_rows', 'annotation_card', 'write_annotation_card', 'CueRefiner', 'classifier_summary',
+           'state_refiner']
 
 # %% ../nbs/08_cusa.ipynb #d2cc2454
 TABLE4_SYSTEM = '\n'.join([
@@ -174,6 +175,46 @@ def refine_details(self:ClaudeRefiner, texts, cues_list, toxic=None, batch:bool=
     for k, (t, _) in jobs.items():
         parsed[k] = r = parse_reply(recs[k]['reply'], t, truncated=recs[k].get('stop_reason') == 'max_tokens')
         s.kept, s.dropped = s.kept + len(r.kept), s.dropped + len(r.dropped)
+    return [parsed[k] if k is not None else Refinement([], [], []) for k in keys]
+
+# %% ../nbs/08_cusa.ipynb #2337accd
+from .llm import ChatStats, chat_key, chat_llm
+
+class ChatRefiner(Refiner):
+    "CuSA's LLM refiner over any `ChatLLM` (Claude, transformers, vLLM): Table 4's prompt, `parse_reply`, the model's cache."
+    def __init__(self, llm, # a `toxitrace.llm.ChatLLM`
+                 max_tokens:int=512, system:str=TABLE4_SYSTEM, template:str=TABLE4_USER):
+        store_attr('llm,max_tokens,system,template')
+        self.name, self.prompt_version = llm.name, prompt_version(system, template)
+        self.version = f'{self.prompt_version}/{llm.identity}'
+
+    stats = property(lambda self: self.llm.stats, doc="What the last call did (`ChatStats`).")
+    def key(self, text:str, hints) -> str: return chat_key(self.llm, self.prompt_version, text, list(hints))
+
+    def request(self, text:str, hints) -> dict:
+        "The chat request for `text` and its cue strings `hints`."
+        return dict(system=self.system, messages=[dict(role='user', content=user_message(text, hints, self.template))],
+                    max_tokens=self.max_tokens)
+
+def chat_refiner(spec:str, cache_path=None, max_tokens:int=512, system:str=TABLE4_SYSTEM, template:str=TABLE4_USER,
+                 **kwargs) -> ChatRefiner:
+    "A `ChatRefiner` over `chat_llm(spec, cache_path, **kwargs)` ('claude:MODEL', 'hf:NAME_OR_FOLDER', 'vllm:NAME_OR_FOLDER')."
+    return ChatRefiner(chat_llm(spec, cache_path, **kwargs), max_tokens, system, template)
+
+# %% ../nbs/08_cusa.ipynb #d90a8b2a
+@patch
+def refine_details(self:ChatRefiner, texts, cues_list, toxic=None, batch:bool=False) -> list[Refinement]:
+    "Refine each text: cached replies are replayed, the rest generated (`batch`: Claude's Message Batches)."
+    texts, cues_list = _aligned(texts, cues_list)
+    hints = [cue_strings(t, c) for t, c in zip(texts, cues_list)]
+    keys = [self.key(t, h) if t.strip() else None for t, h in zip(texts, hints)]
+    jobs = {k: (t, h) for k, t, h in zip(keys, texts, hints) if k is not None}
+    recs = self.llm.ask({k: self.request(t, h) for k, (t, h) in jobs.items()}, self.prompt_version, batch)
+    s, parsed = self.stats, {}
+    s.texts = len(texts)
+    for k, (t, _) in jobs.items():
+        parsed[k] = r = parse_reply(recs[k]['reply'], t, truncated=recs[k].get('stop_reason') == 'max_tokens')
+        s.kept, s.dropped, s.unparsable = s.kept + len(r.kept), s.dropped + len(r.dropped), s.unparsable + (not r.kept and bool(r.dropped))
     return [parsed[k] if k is not None else Refinement([], [], []) for k in keys]
 
 # %% ../nbs/08_cusa.ipynb #c5c2f8e7

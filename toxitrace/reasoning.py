@@ -1,4 +1,4 @@
-"""The toxic- and normal-stance reasonings ARCL contrasts each text with (Tables 6 and 8): the prompts, an offline template generator, and Claude.
+"""The toxic- and normal-stance reasonings ARCL contrasts each text with (Tables 6 and 8): the prompts, an offline template generator, and an LLM (Claude or an open chat model).
 
 Docs: https://toxitrace.github.io/toxitrace/reasoning.html.md"""
 
@@ -9,7 +9,7 @@ __all__ = ['TOXIC_REFERENCE', 'NORMAL_REFERENCE', 'TOXIC_REASONING_PROMPT', 'NOR
            'LEXICON_GROUPS', 'CATEGORY_ALIASES', 'REASONERS', 'REASONER_NAMES', 'check_stance', 'reasoning_prompt',
            'canonical_categories', 'lexicon_table', 'find_terms', 'first_clause', 'fill_reference', 'TemplateReasoner',
            'generate_reasonings', 'save_reasonings', 'load_reasonings', 'reasoning_card', 'write_reasoning_card',
-           'clean_reasoning', 'ClaudeReasoner', 'default_reasoner', 'named_reasoner']
+           'clean_reasoning', 'ClaudeReasoner', 'default_reasoner', 'named_reasoner', 'ChatReasoner', 'chat_reasoner']
 
 # %% ../nbs/10b_reasoning.ipynb #7caee6e5
 import hashlib, json, re, time
@@ -257,3 +257,35 @@ REASONER_NAMES = tuple(REASONERS.names)
 def named_reasoner(name: str, cache_path=None, data_dir=None):
     "The reasoning generator called `name` (`REASONERS`: a plain name or `family:ARG`); `cache_path`: an LLM reasoner's reply cache."
     return REASONERS(name, cache_path=cache_path, data_dir=data_dir)
+
+# %% ../nbs/10b_reasoning.ipynb #b767f2bd
+from .llm import chat_key, chat_llm
+
+class ChatReasoner:
+    "ARCL's LLM generator over any `ChatLLM` (Claude, transformers, vLLM): Tables 6 and 8's prompts, `clean_reasoning`, the model's cache."
+    def __init__(self, llm, # a `toxitrace.llm.ChatLLM`
+                 max_tokens:int=256):
+        self.llm, self.max_tokens, self.name = llm, max_tokens, llm.name
+        self.prompt_version = prompt_version(TOXIC_REASONING_PROMPT, NORMAL_REASONING_PROMPT, 'tables6-8')
+        self.version = f'{self.prompt_version}/{llm.identity}'
+
+    stats = property(lambda self: self.llm.stats, doc='What the last call did (`ChatStats`).')
+
+    def request(self, text:str, stance:str) -> dict:
+        "The chat request for the `stance` ('toxic' or 'normal') reasoning of `text`."
+        return dict(system=None, messages=[dict(role='user', content=reasoning_prompt(text, stance))], max_tokens=self.max_tokens)
+
+    def reason(self, texts, stance:str, spans_list=None, batch:bool=False) -> list[str]:
+        "The `stance` reasoning of each text ('' for an empty text); `batch`: Claude's Message Batches. `spans_list` is ignored."
+        check_stance(stance)
+        texts = ['' if t is None else str(t) for t in texts]
+        keys = [chat_key(self.llm, self.prompt_version, t, [stance]) if t.strip() else None for t in texts]
+        recs = self.llm.ask({k: self.request(t, stance) for k, t in zip(keys, texts) if k}, self.prompt_version, batch)
+        self.stats.texts, self.stats.kept = len(texts), len(recs)
+        return [clean_reasoning(recs[k]['reply']) if k else '' for k in keys]
+
+    def __repr__(self): return f'ChatReasoner(version={self.version!r})'
+
+def chat_reasoner(spec:str, cache_path=None, max_tokens:int=256, **kwargs) -> ChatReasoner:
+    "A `ChatReasoner` over `chat_llm(spec, cache_path, **kwargs)` ('claude:MODEL', 'hf:NAME_OR_FOLDER', 'vllm:NAME_OR_FOLDER')."
+    return ChatReasoner(chat_llm(spec, cache_path, **kwargs), max_tokens)

@@ -16,11 +16,14 @@ import torch
 from fastai.callback.core import Callback
 from fastcore.basics import patch
 
+from .llm import ChatLLM
+
 # %% auto #0
-__all__ = ['TOY_TEXTS', 'TOY_LABELS', 'TOY_SPANS', 'TOY_TOX', 'TOY_NOR', 'toy_terms', 'ERROR_TYPES', 'char_vocab',
-           'tiny_char_bert', 'tiny_bert_classifier', 'sentencepiece_vocab', 'tiny_xlmr_classifier', 'toy_frame',
-           'make_tiny', 'CountFits', 'Crash', 'CrashAt', 'CrashInJoint', 'env', 'serve', 'files_in', 'has_data',
-           'echo_cues', 'ClaudeStandIn']
+__all__ = ['TOY_TEXTS', 'TOY_LABELS', 'TOY_SPANS', 'TOY_TOX', 'TOY_NOR', 'toy_terms', 'ERROR_TYPES', 'CHAT_TEMPLATES',
+           'CHAT_SPECIALS', 'char_vocab', 'tiny_char_bert', 'tiny_bert_classifier', 'sentencepiece_vocab',
+           'tiny_xlmr_classifier', 'toy_frame', 'make_tiny', 'CountFits', 'Crash', 'CrashAt', 'CrashInJoint', 'env',
+           'serve', 'files_in', 'has_data', 'echo_cues', 'ClaudeStandIn', 'chat_tokenizer', 'tiny_chat_decoder',
+           'ScriptedLLM']
 
 # %% ../nbs/97_test_utils.ipynb #0a729d4d
 def char_vocab(texts) -> list[str]:
@@ -276,3 +279,75 @@ def _stand_in_handler(s: ClaudeStandIn):
             with s._lock: s.batches[m[1]]['polls'] += 1
             self._send(200, s.batch(m[1]))
     return Handler
+
+# %% ../nbs/97_test_utils.ipynb #62cff207
+CHAT_TEMPLATES = {
+    'qwen3': ("{%- for m in messages %}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{%- endfor %}"
+              "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- if enable_thinking is defined and "
+              "enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}{%- endif %}"),
+    'llama': ("{{- '<|begin_of_text|>' }}{%- for m in messages %}{{- '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n'"
+              " + m['content'] + '<|eot_id|>' }}{%- endfor %}"
+              "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}")}
+CHAT_SPECIALS = {'qwen3': dict(pad='<|endoftext|>', eos='<|im_end|>', extra=['<|im_start|>', '<think>', '</think>']),
+                 'llama': dict(pad='<|end_of_text|>', eos='<|eot_id|>', extra=['<|begin_of_text|>', '<|start_header_id|>', '<|end_header_id|>'])}
+
+def chat_tokenizer(arch: str = 'qwen3', kind: str = 'byte', texts=()):
+    "A fast tokenizer with `arch`'s special tokens and chat template: byte-level (`kind='byte'`) or one token per character of `texts` and printable ASCII (`'char'`)."
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    sp = CHAT_SPECIALS[arch]
+    specials = [sp['pad'], sp['eos'], *sp['extra']]
+    if kind == 'byte':
+        tk = Tokenizer(models.BPE(vocab={s: i for i, s in enumerate(specials + sorted(pre_tokenizers.ByteLevel.alphabet()))}, merges=[]))
+        tk.pre_tokenizer, tk.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False), decoders.ByteLevel()
+    elif kind == 'char':
+        chars = sorted({c for t in texts for c in t} | {chr(i) for i in range(32, 127)} | {'\n'})
+        tk = Tokenizer(models.WordLevel({s: i for i, s in enumerate(specials + ['<unk>'] + chars)}, unk_token='<unk>'))
+        tk.pre_tokenizer, tk.decoder = pre_tokenizers.Split(Regex('[\\s\\S]'), 'isolated'), decoders.Fuse()
+    else: raise ValueError(f"kind must be 'byte' or 'char', not {kind!r}")
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token=sp['pad'], eos_token=sp['eos'], additional_special_tokens=sp['extra'])
+    tok.chat_template = CHAT_TEMPLATES[arch]
+    return tok
+
+# %% ../nbs/97_test_utils.ipynb #5680c81c
+def tiny_chat_decoder(folder, arch: str = 'qwen3', seed: int = 0, kind: str = 'byte', texts=(), hidden_size: int = 64,
+                      num_hidden_layers: int = 2, initializer_range: float = 0.2) -> Path:
+    "Write a randomly initialised 2-layer Qwen3 or Llama causal LM and its chat tokenizer (`chat_tokenizer`) to `folder`; return it."
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen3Config, Qwen3ForCausalLM
+    if arch not in CHAT_TEMPLATES: raise ValueError(f'arch must be one of {list(CHAT_TEMPLATES)}, not {arch!r}')
+    tok = chat_tokenizer(arch, kind, texts)
+    Config, Model = (Qwen3Config, Qwen3ForCausalLM) if arch == 'qwen3' else (LlamaConfig, LlamaForCausalLM)
+    cfg = Config(vocab_size=len(tok), hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=num_hidden_layers,
+                 num_attention_heads=4, num_key_value_heads=2, head_dim=hidden_size // 4, max_position_embeddings=4096,
+                 tie_word_embeddings=False, initializer_range=initializer_range, bos_token_id=None,
+                 eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(seed)
+    folder = Path(folder)
+    Model(cfg).eval().save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+# %% ../nbs/97_test_utils.ipynb #f3ac1586
+class ScriptedLLM(ChatLLM):
+    "A stand-in `ChatLLM` with scripted replies: `replies` is a dict (the first key found in the last user turn gives the reply, else '') or a function of the request."
+    def __init__(self, replies, cache_path=None, name: str = 'scripted', batch_size: int = 4, progress: bool = False):
+        super().__init__(cache_path, progress)
+        self.replies, self.name, self.identity, self.batch_size, self.calls = replies, name, name, batch_size, 0
+
+    def reply(self, request: dict) -> str:
+        if callable(self.replies): return self.replies(request)
+        turn = request['messages'][-1]['content']
+        return next((r for k, r in self.replies.items() if k in turn), '')
+
+    def generate(self, todo: dict):
+        "One call per `batch_size` requests; a token is a character, replies longer than `max_tokens` are cut and marked."
+        items = list(todo.items())
+        for i in range(0, len(items), self.batch_size):
+            self.calls += 1
+            out = []
+            for k, r in items[i:i + self.batch_size]:
+                text, n = self.reply(r), r['max_tokens']
+                prompt = len(r.get('system') or '') + sum(len(m['content']) for m in r['messages'])
+                out.append((k, dict(reply=text[:n], stop_reason='max_tokens' if len(text) > n else 'end_turn',
+                                    input_tokens=prompt, output_tokens=min(len(text), n))))
+            yield out
