@@ -46,5 +46,6 @@ write_json_atomic(out, dict(
          f'the CuSA weak labels (state refiner) of its {len(tox)} toxic training texts. Seconds: inference on the {len(cntp)} sentences.',
     options=vars(a), run=run_record(**cfg), seconds=dict(warmup=round(t_warm, 1), cusa=round(t_cusa, 1), crf_train=round(t_crf, 1),
                                                          total=round(time.time() - t_all, 1)),
+    stages={k: dict(seconds=v.get('seconds'), finished=v.get('finished')) for k, v in run.state.stages.items()},  # when resumed: the first run's times
     rows=rows, paper={k: dict(values=v, time=t) for k, (v, t) in PAPER_TABLE2_ROWS.items()}, table=table.reset_index().to_dict('records')), indent=1)
 print(f'-> {out} ({time.time() - t_all:.0f} s)')
