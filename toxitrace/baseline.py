@@ -17,6 +17,7 @@ from tqdm import tqdm
 from .runs import check_writable, run_record, write_json_atomic, write_jsonl
 from .data import TRAIN_DATASETS, CNTP_PARTS, data_record, load_dataset, resolve_data_dir, span_eval_frame, stratified_sample
 from .claude import RefineStats
+from .llm import ChatLLM, chat_key, chat_llm
 from .cusa import TABLE4_SYSTEM, TABLE4_USER, parse_reply, prompt_version, user_message
 from .evaluation import T1_COLS, T2_COLS, classification_scores, f1, format_scores, safe_div, span_scores
 
@@ -25,13 +26,6 @@ __all__ = ['TABLE10', 'CLASSIFY_VERSION', 'SPANS_VERSION', 'PAPER_LLM_TABLE1', '
            'SPAN_PARTS', 'classify_request', 'parse_label', 'label_scores', 'ask_all', 'classify_frame', 'span_request',
            'spans_frame', 'baseline_frame', 'baseline_errors', 'baseline_rows', 'format_baseline', 'baseline_result',
            'run_baseline']
-
-# %% ../nbs/12c_baseline.ipynb #4967b5d1
-try: from toxitrace.llm import chat_key   # MERGE: 03b_llm (wt-d1) is merged: make this a plain import and delete the fallback below
-except ImportError:
-    def chat_key(llm, version:str, *parts) -> str:
-        "The protocol's cache key of one request: sha256 hex of `[version, llm.identity, *parts]` (stand-in until 03b_llm)."
-        return hashlib.sha256(json.dumps([version, llm.identity, *parts], ensure_ascii=False).encode()).hexdigest()
 
 # %% ../nbs/12c_baseline.ipynb #62523411
 TABLE10 = '\n'.join([
@@ -201,11 +195,10 @@ def format_baseline(res:dict) -> str:
 # %% ../nbs/12c_baseline.ipynb #a49c152b
 def _chat(llm, out, llm_options):
     "The model, checked (credentials, a writable cache): `llm` itself (a ChatLLM), or `chat_llm(llm, cache_path=out/'chat_cache.jsonl', **llm_options)` for a spec."
-    if not isinstance(llm, str):
+    if isinstance(llm, ChatLLM): return llm.check()
+    if not isinstance(llm, str):       # a ChatLLM-shaped stand-in (tests)
         if not all(hasattr(llm, a) for a in ('ask', 'identity', 'name', 'stats')): raise TypeError(f'{llm!r} is neither a ChatLLM nor a model spec')
         return llm.check() if hasattr(llm, 'check') else llm
-    try: from toxitrace.llm import chat_llm   # MERGE: 03b_llm (wt-d1); a plain import once it is merged
-    except ImportError: raise ImportError(f'--llm {llm}: toxitrace.llm (03b_llm) is not in this build; pass a ChatLLM object') from None
     return chat_llm(llm, cache_path=None if out is None else Path(out)/'chat_cache.jsonl', **(llm_options or {})).check()
 
 # %% ../nbs/12c_baseline.ipynb #4436c095

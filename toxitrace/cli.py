@@ -63,13 +63,32 @@ def _annotate_args(p):
     "The arguments of `annotate`."
     p.add_argument('--model', required=True, help='a classifier folder (the warm-up classifier of a run, say)')
     p.add_argument('--dataset', default='cold'); p.add_argument('--split', default='train')
-    p.add_argument('--refiner', default='auto', metavar='{auto,lexicon,state,claude,learned,cues,claude:MODEL}',
-                     help='auto: Claude when ANTHROPIC_API_KEY is set, else state; state: the lexicons + STATE-mined spans (CNTP posts dropped); lexicon: the lexicons alone; learned: the span tagger of toxitrace.tagger (STATE spans, CNTP posts dropped; trained into $TOXITRACE_TAGGER or ~/.cache/toxitrace/tagger on first use); cues: no refinement; claude:MODEL: Claude with that model')
+    p.add_argument('--refiner', default='auto', metavar='{auto,lexicon,state,claude,learned,cues,claude:MODEL,hf:MODEL,vllm:MODEL}',
+                     help='auto: Claude when ANTHROPIC_API_KEY is set, else state; state: the lexicons + STATE-mined spans (CNTP posts dropped); lexicon: the lexicons alone; learned: the span tagger of toxitrace.tagger (STATE spans, CNTP posts dropped; trained into $TOXITRACE_TAGGER or ~/.cache/toxitrace/tagger on first use); cues: no refinement; claude:MODEL: Claude with that model; hf:MODEL: a local transformers chat model, a hub name or a folder (vllm:MODEL: the same through vLLM)')
     p.add_argument('--size', type=int, default=0, help='a stratified sample of this many texts (0: all)')
     p.add_argument('--seed', type=int, default=0); p.add_argument('--method', default='bicse', choices=['bicse', 'topk'])
     p.add_argument('--out', default='outputs/annotate'); p.add_argument('--data-dir', default=None)
 
 # %% ../nbs/16_cli.ipynb #03c12752
+def _baseline_args(p):
+    "The arguments of `baseline` (`run_baseline`'s, one to one; the backend's as --device, --dtype, --batch-size, --load-in)."
+    p.add_argument('--llm', required=True, help="the chat model: hf:NAME_OR_FOLDER (transformers), vllm:NAME_OR_FOLDER, claude:MODEL")
+    p.add_argument('--task', default='classify', choices=['classify', 'spans'], help="classify: Table 1, zero-shot with Table 10's instruction; spans: Table 2, Table 4's prompt without cues, given toxic")
+    p.add_argument('--dataset', default=None, help='classify: cold or toxicn (the test set); spans: cntp (default: cold / cntp)')
+    p.add_argument('--size', type=int, default=0, help='a seeded (stratified) sample of this many texts (0: all)'); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--part', default='all', help='spans: CNTP toxic sentences all | dev | test | leakage-free (the 482 in ToxiCN test)')
+    p.add_argument('--out', default=None, help="folder for the results JSON, the predictions and the model's answer cache")
+    p.add_argument('--max-tokens', type=int, default=None, help='reply token limit (default: 16 classify, 256 spans)')
+    p.add_argument('--chunk', type=int, default=256, help='texts per request round (the progress step)')
+    p.add_argument('--batch', action='store_true', help='Claude only: send through Message Batches')
+    p.add_argument('--device', default=None); p.add_argument('--dtype', default=None, help='hf: bf16, fp16 or fp32 (default: bf16 on GPU, fp32 on CPU)')
+    p.add_argument('--batch-size', type=int, default=None, help='hf: prompts per generate call'); p.add_argument('--load-in', default=None, choices=['8bit', '4bit'], help='hf: bitsandbytes quantisation')
+    p.add_argument('--data-dir', default=None); p.add_argument('--no-progress', dest='progress', action='store_false')
+
+def _llm_options(a) -> dict:
+    "The backend options given on the command line (device, dtype, batch_size, load_in), for `chat_llm`."
+    return {k: v for k in ('device', 'dtype', 'batch_size', 'load_in') if (v := getattr(a, k)) is not None}
+
 def _evaluate_args(p):
     "The arguments of `evaluate`."
     p.add_argument('--model', required=True, help='a classifier folder')
@@ -179,7 +198,10 @@ COMMANDS = dict(
                      lambda f, a: f(a.model, a.dataset, a.split, a.out, a.refiner, a.size, a.seed, a.method, a.data_dir)),
     evaluate=Command("a classifier's Table 1 and Table 2 scores as JSON",
                     'Table 1 scores (+ FPR, PR-AUC) of the classifier in --model on the test split and its BiCSE span scores on CNTP (the leakage-free sentences for --dataset toxicn); JSON to --out.', _evaluate_args, 'toxitrace.evaluation:run_evaluate',
-                     lambda f, a: f(a.model, a.dataset, a.test_size, a.span_eval_size, a.seed, a.out, a.data_dir, a.leakage_free)))
+                     lambda f, a: f(a.model, a.dataset, a.test_size, a.span_eval_size, a.seed, a.out, a.data_dir, a.leakage_free)),
+    baseline=Command("the paper's LLM rows (Tables 1 and 2) for any chat model",
+                    "Score a chat model (--llm hf:DIR, vllm:..., claude:MODEL) as the paper's LLM rows do: --task classify, zero-shot with Table 10's instruction on the COLD or ToxiCN test set (Acc, R, P, F1, Macro-F1, unparsable answers counted wrong and on their own); --task spans, Table 4's prompt without cues on CNTP toxic sentences (overlap and character scores). Prints the rows beside the paper's; the results JSON, predictions and answer cache go to --out (a rerun replays the cache).", _baseline_args, 'toxitrace.baseline:run_baseline',
+                     lambda f, a: f(a.llm, a.task, a.dataset, a.size, a.seed, a.part, a.out, a.max_tokens, a.chunk, a.batch, _llm_options(a), a.data_dir, a.progress) and None))
 
 # %% ../nbs/16_cli.ipynb #cea02769
 COMMANDS.update(

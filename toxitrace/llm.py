@@ -14,13 +14,13 @@ from pathlib import Path
 from fastcore.basics import patch, store_attr
 from tqdm import tqdm
 
-from .claude import CacheWarning, Claude, JsonlCache, RefineStats
+from .claude import CacheWarning, Claude, JsonlCache, RefineStats, check_claude
 from .runs import check_writable
 
 # %% auto #0
 __all__ = ['CHAT_BACKENDS', 'ChatStats', 'ChatError', 'chat_key', 'check_requests', 'ChatLLM', 'ClaudeChat', 'folder_fingerprint',
            'model_identity', 'causal_lm_config', 'chat_tokenizer_of', 'resolve_chat_device', 'resolve_dtype',
-           'quantization_config', 'HFChat', 'VLLMChat', 'chat_llm']
+           'quantization_config', 'HFChat', 'VLLMChat', 'chat_llm', 'check_ready']
 
 # %% ../nbs/03b_llm.ipynb #e1d6899c
 @dataclass
@@ -330,3 +330,9 @@ def chat_llm(spec:str, cache_path=None, **kwargs) -> ChatLLM:
     if prefix not in CHAT_BACKENDS or (prefix != 'claude' and not model):
         raise ValueError(f"chat model {spec!r}: expected 'claude:MODEL', 'hf:NAME_OR_FOLDER' or 'vllm:NAME_OR_FOLDER'")
     return CHAT_BACKENDS[prefix](model or None, cache_path, **kwargs)
+
+# %% ../nbs/03b_llm.ipynb #9e34108c
+def check_ready(obj):
+    "Before any work: `obj.llm.check()` when `obj` (a refiner or a reasoner) asks a `ChatLLM`, `check_claude(obj)` when it asks the Claude engine; `obj`."
+    if isinstance(getattr(obj, 'llm', None), ChatLLM): obj.llm.check()
+    return check_claude(obj)

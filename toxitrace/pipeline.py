@@ -25,7 +25,7 @@ from .runs import RunState, check_writable, fingerprint, frame_fingerprint, rank
 from .saliency import GRADIENT_FORMS
 from .data import CNTP_PARTS, TRAIN_DATASETS, data_record, load_dataset, resolve_data_dir, span_eval_frame, stratified_sample, train_valid_split
 from .perturb import augment_frame
-from .claude import check_claude
+from .llm import check_ready
 from .model import ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier, warmup_learner
 from .detector import Detector
 from .cusa import CUE_METHODS, CueRefiner, Lexicon, annotate, lexicon_terms, load_annotations, save_annotations, write_annotation_card
@@ -64,8 +64,8 @@ class ToxiTraceConfig:
     warmup_epochs: int = None
     warmup_dir: str = None        # an existing warm-up classifier folder instead of stage 1
     init: str = None              # a classifier to start from (ours, or any transformers one: folder or hub name); warm-up continues it
-    refiner: str = 'auto'         # a name of REFINERS (08c_refiners): auto | lexicon | state | claude | learned | cues | claude:MODEL
-    reasoner: str = 'auto'        # a name of REASONERS (10b_reasoning): auto | template | claude | claude:MODEL
+    refiner: str = 'auto'         # a name of REFINERS (08c_refiners): auto | lexicon | state | claude | learned | cues | claude:MODEL | hf:MODEL | vllm:MODEL
+    reasoner: str = 'auto'        # a name of REASONERS (10b_reasoning): auto | template | claude | claude:MODEL | hf:MODEL | vllm:MODEL
     cue_method: str = 'bicse'
     no_cusa: bool = False
     no_arcl: bool = False
@@ -165,14 +165,14 @@ def make_reasoner(cfg:dict, out:Path):
 
 # %% ../nbs/14_pipeline.ipynb #a1f0c006
 def check_run(cfg:dict, refiner=None, reasoner=None) -> tuple:
-    "Before any work: the run folder writable, `warmup_dir` a classifier folder, credentials and a writable cache for a Claude refiner or reasoner; `(refiner, reasoner)`, built from `cfg` where not given (None where the stage is switched off)."
+    "Before any work: the run folder writable, `warmup_dir` a classifier folder, credentials and a writable cache for an LLM refiner or reasoner; `(refiner, reasoner)`, built from `cfg` where not given (None where the stage is switched off)."
     out = Path(cfg['out'])
     check_writable(out, folder=True)
     if cfg['warmup_dir'] and not (Path(cfg['warmup_dir'])/'toxitrace.json').is_file():
         raise FileNotFoundError(f"warmup_dir {cfg['warmup_dir']} is not a toxitrace classifier folder (no toxitrace.json)")
     if refiner is None and not cfg['no_cusa']: refiner = make_refiner(cfg, out)
     if reasoner is None and not cfg['no_arcl']: reasoner = make_reasoner(cfg, out)
-    for r in (refiner, reasoner): check_claude(r)
+    for r in (refiner, reasoner): check_ready(r)
     return refiner, reasoner
 
 # %% ../nbs/14_pipeline.ipynb #3f9bb42e

@@ -23,7 +23,7 @@ from .runs import atomic_path, read_jsonl
 from .data import load_lexicon
 from .claude import Claude, has_claude_key, request_key
 from .cusa import prompt_version
-from .refiners import Registry
+from .refiners import Registry, llm_cache
 
 # %% ../nbs/10b_reasoning.ipynb #e5bd347d
 TOXIC_REFERENCE = '这段话包含对[某一群体]的[xx]性质的贬损性描述，使用了“[xxx]”这样的词汇，容易被理解为嘲讽或不尊重，也可能被理解为人身攻击。'
@@ -252,6 +252,8 @@ REASONERS.register('auto', lambda cache_path=None, data_dir=None, **_: default_r
 REASONERS.register('template', lambda data_dir=None, **_: TemplateReasoner(data_dir=data_dir))
 REASONERS.register('claude', lambda cache_path=None, **_: ClaudeReasoner(cache_path=cache_path))
 REASONERS.register('claude', lambda model, cache_path=None, **_: ClaudeReasoner(model=model, cache_path=cache_path), arg='MODEL')
+REASONERS.register('hf', lambda model, cache_path=None, **_: chat_reasoner(f'hf:{model}', llm_cache(cache_path)), arg='MODEL')     # ChatReasoner, below
+REASONERS.register('vllm', lambda model, cache_path=None, **_: chat_reasoner(f'vllm:{model}', llm_cache(cache_path)), arg='MODEL')
 REASONER_NAMES = tuple(REASONERS.names)
 
 def named_reasoner(name: str, cache_path=None, data_dir=None):

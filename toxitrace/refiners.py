@@ -14,13 +14,14 @@ from fastcore.basics import patch
 
 from .runs import check_writable
 from .data import DownloadError, load_dataset, resolve_data_dir, stratified_sample
-from .claude import check_claude, has_claude_key
-from .cusa import ClaudeRefiner, CueRefiner, LexiconRefiner, Refiner, annotate, classifier_summary, save_annotations
+from .claude import has_claude_key
+from .llm import check_ready
+from .cusa import ClaudeRefiner, chat_refiner, CueRefiner, LexiconRefiner, Refiner, annotate, classifier_summary, save_annotations
 from .cusa import state_refiner, write_annotation_card
 from .tagger import learned_refiner
 
 # %% auto #0
-__all__ = ['REFINERS', 'REFINER_NAMES', 'Registry', 'default_refiner', 'named_refiner', 'write_dataset_annotations',
+__all__ = ['REFINERS', 'REFINER_NAMES', 'Registry', 'default_refiner', 'llm_cache', 'named_refiner', 'write_dataset_annotations',
            'annotate_dataset', 'run_annotate']
 
 # %% ../nbs/08c_refiners.ipynb #0066f6d5
@@ -68,6 +69,10 @@ def default_refiner(cache_path=None, data_dir=None, model: str | None = None, **
         return LexiconRefiner(data_dir=data_dir)
 
 # %% ../nbs/08c_refiners.ipynb #658bdae2
+def llm_cache(cache_path):
+    "The reply cache of an open LLM beside `cache_path` (the Claude cache a run names, `..._claude_cache.jsonl`): `..._llm_cache.jsonl`."
+    return None if cache_path is None else Path(cache_path).with_name(Path(cache_path).name.replace('claude', 'llm'))
+
 REFINERS = Registry('refiner')
 REFINERS.register('auto', lambda cache_path=None, data_dir=None, **_: default_refiner(cache_path, data_dir))
 REFINERS.register('lexicon', lambda data_dir=None, **_: LexiconRefiner(data_dir=data_dir))
@@ -76,6 +81,8 @@ REFINERS.register('claude', lambda cache_path=None, **_: ClaudeRefiner(cache_pat
 REFINERS.register('learned', lambda data_dir=None, tagger=None, **_: learned_refiner(tagger, data_dir))
 REFINERS.register('cues', lambda **_: CueRefiner())
 REFINERS.register('claude', lambda model, cache_path=None, **_: ClaudeRefiner(model=model, cache_path=cache_path), arg='MODEL')
+REFINERS.register('hf', lambda model, cache_path=None, **_: chat_refiner(f'hf:{model}', llm_cache(cache_path)), arg='MODEL')
+REFINERS.register('vllm', lambda model, cache_path=None, **_: chat_refiner(f'vllm:{model}', llm_cache(cache_path)), arg='MODEL')
 REFINER_NAMES = tuple(REFINERS.names)
 
 def named_refiner(name: str, cache_path=None, data_dir=None, tagger=None) -> Refiner:
@@ -121,5 +128,5 @@ def run_annotate(model_dir, dataset:str='cold', split:str='train', out='outputs/
     REFINERS.check(refiner)
     if not (Path(model_dir)/'toxitrace.json').is_file(): raise FileNotFoundError(f'{model_dir}: no toxitrace classifier folder (toxitrace.json)')
     out = check_writable(out, folder=True)
-    r = check_claude(named_refiner(refiner, out/'cusa_claude_cache.jsonl', resolve_data_dir(data_dir)))
+    r = check_ready(named_refiner(refiner, out/'cusa_claude_cache.jsonl', resolve_data_dir(data_dir)))
     return annotate_dataset(model_dir, dataset, split, out, r, size, seed, method, data_dir)
