@@ -59,6 +59,9 @@ def _commands(d: Path, g: Path) -> dict:
         'benchmarks/extract_speed.py': ['--model', d/'clf', '--limit', 12, '--batch-size', 4, '--repeats', 1, '--threads', 1],
         'experiments/robustness.py': ['--model', d/'clf', '--n', 4, '--types', 'pinyin', 'emoji', '--settings', 'plain', 'norm', '--threads', 1],
         'experiments/score_cntp_part.py': [g.parent, '--seeds', 0, '--models', 'ce_only', 'toxitrace', '--part', 'dev', '--limit', 6, '--threads', 1],
+        'experiments/table2_small.py': ['--warmup-dir', d/'clf', '--run-dir', d/'t2run', '--train-size', 20, '--n', 4, '--lime-samples', 4,
+                                        '--ig-steps', 2, '--crf-epochs', 1],
+        'benchmarks/llm_speed.py': ['--layers', 1, '--limit', 2, '--batch-sizes', 1, '--tasks', 'classify', '--threads', 1],
     }
 
 
@@ -130,6 +133,17 @@ def test_weak_labels(runs):
     assert len(res['rows']) == 8 * 3 and {r['part'] for r in res['rows']} == {'dev', 'test', 'all'}
     assert all(r['n'] == 30 for r in res['rows'] if r['part'] == 'all')
     assert len(res['learned_dev_grid']) == 6 * 3 * 3 * 3
+
+
+def test_table2_small(runs):
+    res = result(runs, 'table2_small')
+    names = [r['model'] for r in res['table']]
+    assert len(res['rows']) == 9 and any('CRF' in n for n in names) and any('LIME' in n for n in names), names
+
+
+def test_llm_speed(runs):
+    res = result(runs, 'llm_speed')
+    assert res['rows'] and all(r['task'] == 'classify' and r['batch_size'] == 1 and r['texts'] == 2 for r in res['rows']), res['rows']
 
 
 def test_every_script_is_smoke_run():
