@@ -157,8 +157,9 @@ def _record_lines(path:Path):
 
 def _rounded(result:dict, i:int) -> dict:
     "A result with its input index, P(toxic) to 6 decimals and saliency to 4 significant digits."
+    sal = result['saliency']
     return dict(index=i, **{**result, 'prob_toxic': round(result['prob_toxic'], 6),
-                            'saliency': [float(f'{x:.4g}') for x in result['saliency']]})
+                            'saliency': None if sal is None else [float(f'{x:.4g}') for x in sal]})
 
 # %% ../nbs/07d_extract.ipynb #1f573ca5
 def _file_stamp(p:Path) -> list:
@@ -209,11 +210,11 @@ def _start(partial:Path, state:Path, key:str, start:int, stop:int, chunk_size:in
     partial.write_bytes(b'')
     return 0, 0
 
-def _score_chunk(det:Detector, chunk:list, i0:int, batch_size:int, all_spans:bool) -> tuple[str,list]:
+def _score_chunk(det:Detector, chunk:list, i0:int, batch_size:int, all_spans:bool, saliency:str=None) -> tuple[str,list]:
     "The JSON lines of one chunk of texts, indexed from `i0`, and the detector's results."
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*were truncated')     # counted once for the whole run instead
-        res = det.predict(chunk, batch_size=batch_size, progress=False, all_spans=all_spans)
+        res = det.predict(chunk, batch_size=batch_size, progress=False, all_spans=all_spans, saliency=saliency)
     return ''.join(json.dumps(_rounded(r, i0 + j), ensure_ascii=False) + '\n' for j, r in enumerate(res)), res
 
 def _finish(partial:Path, state:Path, output:Path, chunk_size:int):
@@ -226,7 +227,7 @@ def _finish(partial:Path, state:Path, output:Path, chunk_size:int):
 
 # %% ../nbs/07d_extract.ipynb #59359a5a
 def extract_range(det:Detector, texts, start:int, stop:int, output, key:str, chunk_size:int=2048, batch_size:int=32,
-                  all_spans:bool=False, progress:bool=True) -> dict:
+                  all_spans:bool=False, progress:bool=True, saliency:str=None) -> dict:
     "Score the texts `start:stop` of the iterable `texts` chunk by chunk into `output`, resuming a partial run with the same `key`."
     from itertools import islice
     output = Path(output)
@@ -238,7 +239,7 @@ def extract_range(det:Detector, texts, start:int, stop:int, output, key:str, chu
         bar = tqdm(total=stop - start, initial=n_done, unit='text', desc=f'extract {output.name}', smoothing=0.05, dynamic_ncols=True)
     with open(partial, 'a', encoding='utf-8') as f:
         for chunk in _chunks(islice(texts, start + n_done, stop), chunk_size):
-            lines, res = _score_chunk(det, chunk, start + n_done, batch_size, all_spans)
+            lines, res = _score_chunk(det, chunk, start + n_done, batch_size, all_spans, saliency)
             f.write(lines); f.flush(); os.fsync(f.fileno())
             n_done += len(res); n_toxic += sum(r['label'] for r in res); n_cut += sum(r['truncated'] for r in res)
             if bar is not None: bar.update(len(res))
@@ -264,10 +265,11 @@ def _rank_path(output:Path, k:int, n:int) -> Path:
 
 # %% ../nbs/07d_extract.ipynb #1af0701c
 def _extract_key(det:Detector, input_path:Path, text_column:str, model_dir, chunk_size:int, batch_size:int, all_spans:bool,
-                 k:int, n:int, n_total:int) -> str:
+                 k:int, n:int, n_total:int, saliency:str=None) -> str:
     "The fingerprint a partial output must carry to be resumed: input file, model folder, every option that changes the records."
     return fingerprint('toxitrace-extract/1', _file_stamp(input_path), text_column, _folder_stamp(model_dir), det.threshold,
-                       det.max_length, det.span_method, chunk_size, batch_size, all_spans, [k, n], n_total,
+                       det.max_length, det.span_method, chunk_size, batch_size, all_spans, [k, n], n_total, det.long_texts,
+                       *([saliency] if saliency else []), *(['int8'] if det.int8_model is not None else []),
                        *([repr(det.normalizer)] if det.normalizer else []))
 
 def _write_shard_record(det:Detector, input_path:Path, output_path:Path, model_dir, text_column:str, all_spans:bool,
@@ -291,8 +293,9 @@ def _merge_ranks(out:dict, output_path:Path, k:int, n:int) -> dict:
 
 # %% ../nbs/07d_extract.ipynb #47de500e
 def run_extract(model_dir, input_path, output_path, batch_size:int=32, text_column:str='text', device='auto',
-                progress:bool=True, all_spans:bool=False, chunk_size:int=2048, shard=None, toxic_label=None, normalize:bool=False) -> dict:
-    "Stream texts from `input_path` (.txt/.csv/.jsonl/.parquet) through the detector of the classifier in `model_dir` (ours or any transformers one; `toxic_label`: its toxic class) into `output_path` (.jsonl/.parquet): resumable, optionally one `shard` 'K/N', sharded over ranks under torchrun; `normalize`: read cloaked text through the lexicon normaliser (spans stay on the input text)."
+                progress:bool=True, all_spans:bool=False, chunk_size:int=2048, shard=None, toxic_label=None, normalize:bool=False,
+                saliency:str=None, int8:bool=False) -> dict:
+    "Stream texts from `input_path` (.txt/.csv/.jsonl/.parquet) through the detector of the classifier in `model_dir` (ours or any transformers one; `toxic_label`: its toxic class) into `output_path` (.jsonl/.parquet): resumable, optionally one `shard` 'K/N', sharded over ranks under torchrun; `normalize`: read cloaked text through the lexicon normaliser (spans stay on the input text); `saliency`: 'all', 'flagged', 'none' (None: where spans are computed); `int8`: classify with an int8 copy on the CPU."
     t0 = time.perf_counter()
     input_path, output_path = Path(input_path), Path(output_path)
     _check_paths(input_path, output_path)
@@ -302,11 +305,11 @@ def run_extract(model_dir, input_path, output_path, batch_size:int=32, text_colu
     device = resolve_device(device)
     if ranked and device == 'cuda': device = f"cuda:{local_rank()}"
     with process_group('gloo') if ranked else contextlib.nullcontext():        # gloo: only for the barrier before the merge
-        det = Detector.from_pretrained(model_dir, device=device, toxic_label=toxic_label, normalize=normalize)
+        det = Detector.from_pretrained(model_dir, device=device, toxic_label=toxic_label, normalize=normalize, int8=int8)
         start, stop = shard_range(n_total, k, n)
-        key = _extract_key(det, input_path, text_column, model_dir, chunk_size, batch_size, all_spans, k, n, n_total)
+        key = _extract_key(det, input_path, text_column, model_dir, chunk_size, batch_size, all_spans, k, n, n_total, saliency)
         out = extract_range(det, iter_texts(input_path, text_column, chunk_size), start, stop,
-                            _rank_path(output_path, k, n) if ranked else output_path, key, chunk_size, batch_size, all_spans, progress)
+                            _rank_path(output_path, k, n) if ranked else output_path, key, chunk_size, batch_size, all_spans, progress, saliency)
         if shard is not None: _write_shard_record(det, input_path, output_path, model_dir, text_column, all_spans, k, n, start, stop, n_total)
         if ranked: out = _merge_ranks(out, output_path, k, n)
     return dict(out, shard=[k, n], device=device, threshold=det.threshold, seconds=round(time.perf_counter() - t0, 3))
