@@ -19,13 +19,14 @@ from tqdm import tqdm
 from .spans import find_all, fold_ascii, is_ascii_alnum, merge_close, merge_spans, trim_span
 from .runs import atomic_path, read_jsonl
 from .data import load_dataset, load_lexicon
-from .claude import Claude, JsonlCache, RefineStats, request_key
+from .claude import JsonlCache, RefineStats
+from .llm import ChatStats, ClaudeChat, chat_key, chat_llm
 from .detector import Detector
 
 # %% auto #0
 __all__ = ['TABLE4_SYSTEM', 'TABLE4_USER', 'CUE_SEPARATOR', 'REPLY_SEPARATORS', 'CUE_METHODS', 'prompt_version', 'user_message',
-           'cue_strings', 'cue_char_spans', 'Refinement', 'parse_reply', 'Refiner', 'ClaudeRefiner', 'ChatRefiner',
-           'chat_refiner', 'Lexicon', 'lexicon_terms', 'LexiconRefiner', 'state_span_terms', 'as_detector',
+           'cue_strings', 'cue_char_spans', 'Refinement', 'parse_reply', 'Refiner', 'ChatRefiner', 'chat_refiner',
+           'ClaudeRefiner', 'Lexicon', 'lexicon_terms', 'LexiconRefiner', 'state_span_terms', 'as_detector',
            'detector_fingerprint', 'cue_spans', 'cue_changes', 'annotate', 'save_annotations', 'load_annotations',
            'annotation_rows', 'annotation_card', 'write_annotation_card', 'CueRefiner', 'classifier_summary',
            'state_refiner']
@@ -137,49 +138,7 @@ class Refiner:
         return self.refine_many([text], [cues], [toxic], **kwargs)[0]
     def __repr__(self): return f'{type(self).__name__}(name={self.name!r}, version={self.version!r})'
 
-# %% ../nbs/08_cusa.ipynb #bb747fef
-class ClaudeRefiner(Refiner):
-    "CuSA's LLM refiner: Claude with Table 4's prompt through the `Claude` engine; cached, resumable, concurrent, optionally batched."
-    name = 'claude'
-    def __init__(self, model:str|None=None, cache_path=None, client=None, max_workers:int=4, max_retries:int=6,
-                 max_tokens:int=512, timeout:float=120.0, system:str=TABLE4_SYSTEM, template:str=TABLE4_USER,
-                 progress:bool=True, batch_size:int=10_000, poll_interval:float=60.0):
-        self.claude = Claude(model, cache_path, client, max_workers, max_retries, timeout, progress, batch_size, poll_interval)
-        store_attr('max_tokens,system,template')
-        self.prompt_version = prompt_version(system, template)
-        self.version = f'{self.prompt_version}/{self.model}'
-
-    model = property(lambda self: self.claude.model, doc='The Claude model asked.')
-    cache = property(lambda self: self.claude.cache, doc="The engine's cache of replies.")
-    stats = property(lambda self: self.claude.stats, doc='What the last call did (`RefineStats`).')
-    client = property(lambda self: self.claude.client, doc='The SDK client (None until the first request without one).')
-
-    def key(self, text:str, hints) -> str: return request_key(self.prompt_version, self.model, text, hints)
-
-    def params(self, text:str, hints) -> dict:
-        "The Messages API parameters of the request for `text` and its cue strings `hints`."
-        return dict(model=self.model, max_tokens=self.max_tokens, system=self.system,
-                    messages=[dict(role='user', content=user_message(text, hints, self.template))])
-
-# %% ../nbs/08_cusa.ipynb #de592ae5
-@patch
-def refine_details(self:ClaudeRefiner, texts, cues_list, toxic=None, batch:bool=False) -> list[Refinement]:
-    "Refine each text: cached replies are reused, the rest requested (`batch`: through the Message Batches API)."
-    texts, cues_list = _aligned(texts, cues_list)
-    hints = [cue_strings(t, c) for t, c in zip(texts, cues_list)]
-    keys = [self.key(t, h) if t.strip() else None for t, h in zip(texts, hints)]
-    jobs = {k: (t, h) for k, t, h in zip(keys, texts, hints) if k is not None}
-    recs = self.claude.ask({k: self.params(t, h) for k, (t, h) in jobs.items()}, self.prompt_version, batch)
-    s, parsed = self.stats, {}
-    s.texts = len(texts)
-    for k, (t, _) in jobs.items():
-        parsed[k] = r = parse_reply(recs[k]['reply'], t, truncated=recs[k].get('stop_reason') == 'max_tokens')
-        s.kept, s.dropped = s.kept + len(r.kept), s.dropped + len(r.dropped)
-    return [parsed[k] if k is not None else Refinement([], [], []) for k in keys]
-
-# %% ../nbs/08_cusa.ipynb #2337accd
-from .llm import ChatStats, chat_key, chat_llm
-
+# %% ../nbs/08_cusa.ipynb #fd8ec8a6
 class ChatRefiner(Refiner):
     "CuSA's LLM refiner over any `ChatLLM` (Claude, transformers, vLLM): Table 4's prompt, `parse_reply`, the model's cache."
     def __init__(self, llm, # a `toxitrace.llm.ChatLLM`
@@ -216,6 +175,25 @@ def refine_details(self:ChatRefiner, texts, cues_list, toxic=None, batch:bool=Fa
         parsed[k] = r = parse_reply(recs[k]['reply'], t, truncated=recs[k].get('stop_reason') == 'max_tokens')
         s.kept, s.dropped, s.unparsable = s.kept + len(r.kept), s.dropped + len(r.dropped), s.unparsable + (not r.kept and bool(r.dropped))
     return [parsed[k] if k is not None else Refinement([], [], []) for k in keys]
+
+# %% ../nbs/08_cusa.ipynb #2745078f
+class ClaudeRefiner(ChatRefiner):
+    "CuSA's Claude refiner: a `ChatRefiner` over `ClaudeChat` (the `Claude` engine); cached, resumable, concurrent, optionally batched."
+    def __init__(self, model:str|None=None, cache_path=None, client=None, max_workers:int=4, max_retries:int=6,
+                 max_tokens:int=512, timeout:float=120.0, system:str=TABLE4_SYSTEM, template:str=TABLE4_USER,
+                 progress:bool=True, batch_size:int=10_000, poll_interval:float=60.0):
+        llm = ClaudeChat(model, cache_path, client=client, max_workers=max_workers, max_retries=max_retries, timeout=timeout,
+                         progress=progress, batch_size=batch_size, poll_interval=poll_interval)
+        super().__init__(llm, max_tokens, system, template)
+        self.name = 'claude'
+
+    claude = property(lambda self: self.llm.claude, doc='The `Claude` engine.')
+    model = property(lambda self: self.llm.claude.model, doc='The Claude model asked.')
+    cache = property(lambda self: self.llm.cache, doc="The engine's cache of replies.")
+    client = property(lambda self: self.llm.claude.client, doc='The SDK client (None until the first request without one).')
+    def params(self, text:str, hints) -> dict:
+        "The Messages API parameters of the request for `text` and its cue strings `hints`."
+        return self.llm.params(self.request(text, hints))
 
 # %% ../nbs/08_cusa.ipynb #c5c2f8e7
 class Lexicon:

@@ -9,7 +9,7 @@ __all__ = ['TOXIC_REFERENCE', 'NORMAL_REFERENCE', 'TOXIC_REASONING_PROMPT', 'NOR
            'LEXICON_GROUPS', 'CATEGORY_ALIASES', 'REASONERS', 'REASONER_NAMES', 'check_stance', 'reasoning_prompt',
            'canonical_categories', 'lexicon_table', 'find_terms', 'first_clause', 'fill_reference', 'TemplateReasoner',
            'generate_reasonings', 'save_reasonings', 'load_reasonings', 'reasoning_card', 'write_reasoning_card',
-           'clean_reasoning', 'ClaudeReasoner', 'default_reasoner', 'named_reasoner', 'ChatReasoner', 'chat_reasoner']
+           'ChatReasoner', 'chat_reasoner', 'clean_reasoning', 'ClaudeReasoner', 'default_reasoner', 'named_reasoner']
 
 # %% ../nbs/10b_reasoning.ipynb #7caee6e5
 import hashlib, json, re, time
@@ -21,7 +21,8 @@ from fastcore.basics import patch
 from .spans import fold_ascii, is_ascii_alnum
 from .runs import atomic_path, read_jsonl
 from .data import load_lexicon
-from .claude import Claude, has_claude_key, request_key
+from .claude import has_claude_key
+from .llm import ClaudeChat, chat_key, chat_llm
 from .cusa import prompt_version
 from .refiners import Registry, llm_cache
 
@@ -206,63 +207,7 @@ def write_reasoning_card(df: pd.DataFrame, path, source: str, note: str = '') ->
     path.write_text(reasoning_card(df, source, note), encoding='utf-8')
     return path
 
-# %% ../nbs/10b_reasoning.ipynb #f7a4d6c8
-_LABEL = re.compile(r'^\s*(?:理由|原因|解释|reason(?:ing)?)\s*[:：]\s*', re.I)
-
-def clean_reasoning(reply: str) -> str:
-    "An LLM reply as one reasoning line: lines joined, a leading 理由：-style label and wrapping quotes dropped."
-    text = ' '.join(l.strip() for l in (reply or '').splitlines() if l.strip())
-    text = _LABEL.sub('', text).strip()
-    while len(text) > 1 and text[0] + text[-1] in ('“”', '""', "''", '「」', '『』'): text = text[1:-1].strip()
-    return text
-
-# %% ../nbs/10b_reasoning.ipynb #74d437e4
-class ClaudeReasoner:
-    "ARCL's LLM generator: Claude with Tables 6 and 8's prompts through the `Claude` engine (cache, retries, pool, batches)."
-    name = 'claude'
-    def __init__(self, model:str|None=None, cache_path=None, client=None, max_tokens:int=256, **kwargs):
-        self.claude, self.max_tokens = Claude(model, cache_path, client, **kwargs), max_tokens
-        self.prompt_version = prompt_version(TOXIC_REASONING_PROMPT, NORMAL_REASONING_PROMPT, 'tables6-8')
-        self.version = f'{self.prompt_version}/{self.model}'
-
-    model = property(lambda self: self.claude.model, doc='The Claude model asked.')
-    stats = property(lambda self: self.claude.stats, doc='What the last call did (`RefineStats`).')
-
-    def params(self, text:str, stance:str) -> dict:
-        "The Messages API parameters asking for the `stance` ('toxic' or 'normal') reasoning of `text`."
-        return dict(model=self.model, max_tokens=self.max_tokens, messages=[dict(role='user', content=reasoning_prompt(text, stance))])
-
-    def reason(self, texts, stance:str, spans_list=None, batch:bool=False) -> list[str]:
-        "The `stance` reasoning of each text ('' for an empty text); `batch`: through the Message Batches API. `spans_list` is ignored."
-        check_stance(stance)
-        texts = ['' if t is None else str(t) for t in texts]
-        keys = [request_key(self.prompt_version, self.model, t, [stance]) if t.strip() else None for t in texts]
-        recs = self.claude.ask({k: self.params(t, stance) for k, t in zip(keys, texts) if k}, self.prompt_version, batch)
-        self.stats.texts, self.stats.kept = len(texts), len(recs)
-        return [clean_reasoning(recs[k]['reply']) if k else '' for k in keys]
-
-# %% ../nbs/10b_reasoning.ipynb #e7eb99e1
-def default_reasoner(cache_path=None, data_dir=None, model: str | None = None, **kwargs):
-    "`ClaudeReasoner` if `has_claude_key()`, else `TemplateReasoner` (the offline default)."
-    if has_claude_key(): return ClaudeReasoner(model=model, cache_path=cache_path, **kwargs)
-    return TemplateReasoner(data_dir=data_dir)
-
-REASONERS = Registry('reasoner')
-REASONERS.register('auto', lambda cache_path=None, data_dir=None, **_: default_reasoner(cache_path, data_dir))
-REASONERS.register('template', lambda data_dir=None, **_: TemplateReasoner(data_dir=data_dir))
-REASONERS.register('claude', lambda cache_path=None, **_: ClaudeReasoner(cache_path=cache_path))
-REASONERS.register('claude', lambda model, cache_path=None, **_: ClaudeReasoner(model=model, cache_path=cache_path), arg='MODEL')
-REASONERS.register('hf', lambda model, cache_path=None, **_: chat_reasoner(f'hf:{model}', llm_cache(cache_path)), arg='MODEL')     # ChatReasoner, below
-REASONERS.register('vllm', lambda model, cache_path=None, **_: chat_reasoner(f'vllm:{model}', llm_cache(cache_path)), arg='MODEL')
-REASONER_NAMES = tuple(REASONERS.names)
-
-def named_reasoner(name: str, cache_path=None, data_dir=None):
-    "The reasoning generator called `name` (`REASONERS`: a plain name or `family:ARG`); `cache_path`: an LLM reasoner's reply cache."
-    return REASONERS(name, cache_path=cache_path, data_dir=data_dir)
-
-# %% ../nbs/10b_reasoning.ipynb #b767f2bd
-from .llm import chat_key, chat_llm
-
+# %% ../nbs/10b_reasoning.ipynb #f054de2c
 class ChatReasoner:
     "ARCL's LLM generator over any `ChatLLM` (Claude, transformers, vLLM): Tables 6 and 8's prompts, `clean_reasoning`, the model's cache."
     def __init__(self, llm, # a `toxitrace.llm.ChatLLM`
@@ -291,3 +236,46 @@ class ChatReasoner:
 def chat_reasoner(spec:str, cache_path=None, max_tokens:int=256, **kwargs) -> ChatReasoner:
     "A `ChatReasoner` over `chat_llm(spec, cache_path, **kwargs)` ('claude:MODEL', 'hf:NAME_OR_FOLDER', 'vllm:NAME_OR_FOLDER')."
     return ChatReasoner(chat_llm(spec, cache_path, **kwargs), max_tokens)
+
+# %% ../nbs/10b_reasoning.ipynb #f7a4d6c8
+_LABEL = re.compile(r'^\s*(?:理由|原因|解释|reason(?:ing)?)\s*[:：]\s*', re.I)
+
+def clean_reasoning(reply: str) -> str:
+    "An LLM reply as one reasoning line: lines joined, a leading 理由：-style label and wrapping quotes dropped."
+    text = ' '.join(l.strip() for l in (reply or '').splitlines() if l.strip())
+    text = _LABEL.sub('', text).strip()
+    while len(text) > 1 and text[0] + text[-1] in ('“”', '""', "''", '「」', '『』'): text = text[1:-1].strip()
+    return text
+
+# %% ../nbs/10b_reasoning.ipynb #e61d4c55
+class ClaudeReasoner(ChatReasoner):
+    "ARCL's Claude generator: a `ChatReasoner` over `ClaudeChat` (the `Claude` engine: cache, retries, pool, batches)."
+    def __init__(self, model:str|None=None, cache_path=None, client=None, max_tokens:int=256, **kwargs):
+        super().__init__(ClaudeChat(model, cache_path, client=client, **kwargs), max_tokens)
+        self.name = 'claude'
+
+    claude = property(lambda self: self.llm.claude, doc='The `Claude` engine.')
+    model = property(lambda self: self.llm.claude.model, doc='The Claude model asked.')
+    def params(self, text:str, stance:str) -> dict:
+        "The Messages API parameters asking for the `stance` ('toxic' or 'normal') reasoning of `text`."
+        return self.llm.params(self.request(text, stance))
+    def __repr__(self): return f'ClaudeReasoner(version={self.version!r})'
+
+# %% ../nbs/10b_reasoning.ipynb #e7eb99e1
+def default_reasoner(cache_path=None, data_dir=None, model: str | None = None, **kwargs):
+    "`ClaudeReasoner` if `has_claude_key()`, else `TemplateReasoner` (the offline default)."
+    if has_claude_key(): return ClaudeReasoner(model=model, cache_path=cache_path, **kwargs)
+    return TemplateReasoner(data_dir=data_dir)
+
+REASONERS = Registry('reasoner')
+REASONERS.register('auto', lambda cache_path=None, data_dir=None, **_: default_reasoner(cache_path, data_dir))
+REASONERS.register('template', lambda data_dir=None, **_: TemplateReasoner(data_dir=data_dir))
+REASONERS.register('claude', lambda cache_path=None, **_: ClaudeReasoner(cache_path=cache_path))
+REASONERS.register('claude', lambda model, cache_path=None, **_: ClaudeReasoner(model=model, cache_path=cache_path), arg='MODEL')
+REASONERS.register('hf', lambda model, cache_path=None, **_: chat_reasoner(f'hf:{model}', llm_cache(cache_path)), arg='MODEL')     # ChatReasoner, below
+REASONERS.register('vllm', lambda model, cache_path=None, **_: chat_reasoner(f'vllm:{model}', llm_cache(cache_path)), arg='MODEL')
+REASONER_NAMES = tuple(REASONERS.names)
+
+def named_reasoner(name: str, cache_path=None, data_dir=None):
+    "The reasoning generator called `name` (`REASONERS`: a plain name or `family:ARG`); `cache_path`: an LLM reasoner's reply cache."
+    return REASONERS(name, cache_path=cache_path, data_dir=data_dir)
