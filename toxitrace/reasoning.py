@@ -207,7 +207,7 @@ def write_reasoning_card(df: pd.DataFrame, path, source: str, note: str = '') ->
     path.write_text(reasoning_card(df, source, note), encoding='utf-8')
     return path
 
-# %% ../nbs/10b_reasoning.ipynb #f054de2c
+# %% ../nbs/10b_reasoning.ipynb #0a2b5cf9
 class ChatReasoner:
     "ARCL's LLM generator over any `ChatLLM` (Claude, transformers, vLLM): Tables 6 and 8's prompts, `clean_reasoning`, the model's cache."
     def __init__(self, llm, # a `toxitrace.llm.ChatLLM`
@@ -247,7 +247,7 @@ def clean_reasoning(reply: str) -> str:
     while len(text) > 1 and text[0] + text[-1] in ('“”', '""', "''", '「」', '『』'): text = text[1:-1].strip()
     return text
 
-# %% ../nbs/10b_reasoning.ipynb #e61d4c55
+# %% ../nbs/10b_reasoning.ipynb #9e6c56ab
 class ClaudeReasoner(ChatReasoner):
     "ARCL's Claude generator: a `ChatReasoner` over `ClaudeChat` (the `Claude` engine: cache, retries, pool, batches)."
     def __init__(self, model:str|None=None, cache_path=None, client=None, max_tokens:int=256, **kwargs):
