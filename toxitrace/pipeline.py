@@ -161,7 +161,7 @@ def run_data(cfg:dict) -> dict:
                        span_eval_frame(d, cfg['span_eval_size'], cfg['seed'], leakage_free=cfg['dataset'] == 'toxicn', part=cfg['span_eval_part']))
     return out
 
-# %% ../nbs/14_pipeline.ipynb #ee54933d
+# %% ../nbs/14_pipeline.ipynb #22ff94f4
 def cntp_train_split(data_dir, train_size:int, valid_size:int, seed:int) -> tuple[pd.DataFrame, pd.DataFrame]:
     "ToxiCN train.json with every CNTP toxic sentence in it (white space aside) in training but the CNTP dev slice's (held out); validation (`valid_size`, 0: 10%) and the rest of `train_size` (0: all) from the other texts, keeping train.json's toxic share where it can."
     full = load_dataset('toxicn', 'train', data_dir).reset_index(drop=True)
@@ -304,6 +304,7 @@ def cusa(self:ToxiTraceRun, model, tok, refiner=None) -> pd.DataFrame:
                     refiner.card_note() if callable(getattr(refiner, 'card_note', None)) else '')   # e.g. `degraded`'s target and achieved F1
             write_annotation_card(ann, out/'cues_refined.md', f'the {len(train):,} training texts of run {out.name}', str(out/'warmup'), note)
             return dict(seconds=round(time.time() - t0, 1), refiner=refiner.name, refiner_version=refiner.version,
+                        **({'achieved_f1': refiner.achieved_f1} if getattr(refiner, 'achieved_f1', None) is not None else {}),   # `degraded`
                         **{k: v for k, v in ann.attrs['cusa'].items() if k != 'stats'})
         state.finish('cusa', key, **(on_rank0(run) or {}))
     return load_annotations(path)
