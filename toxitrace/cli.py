@@ -58,13 +58,16 @@ def _experiment_args(p):
     p.add_argument('--dry-run', action='store_true', help='list the runs and stop')
     p.add_argument('--seeds', type=int, nargs='+', default=None, help="only these of the grid's seeds (their results join the JSON's others; one process per seed can run side by side)")
     p.add_argument('--variants', nargs='+', default=None, help="only these of the grid's variants (a variant starts from the first variant's warm-up)")
+    p.add_argument('--table2', action='store_true', help="then print the full Table 2 of the first seed beside the paper's (top-k, attention, IG, LIME of the ce_only model ± BiCSE, a CRF on the toxitrace run's weak labels, ToxiTrace ± BiCSE; needs both variants; LIME and IG are slow)")
+    p.add_argument('--table2-size', type=int, default=0, help="Table 2 on a seeded sample of this many of the runs' CNTP sentences (0: all)")
+    p.add_argument('--lime-samples', type=int, default=200, help='LIME: perturbed samples per text (Table 2)')
 
 def _annotate_args(p):
     "The arguments of `annotate`."
     p.add_argument('--model', required=True, help='a classifier folder (the warm-up classifier of a run, say)')
     p.add_argument('--dataset', default='cold'); p.add_argument('--split', default='train')
-    p.add_argument('--refiner', default='auto', metavar='{auto,lexicon,state,claude,learned,cues,claude:MODEL,hf:MODEL,vllm:MODEL}',
-                     help='auto: Claude when ANTHROPIC_API_KEY is set, else state; state: the lexicons + STATE-mined spans (CNTP posts dropped); lexicon: the lexicons alone; learned: the span tagger of toxitrace.tagger (STATE spans, CNTP posts dropped; trained into $TOXITRACE_TAGGER or ~/.cache/toxitrace/tagger on first use); cues: no refinement; claude:MODEL: Claude with that model; hf:MODEL: a local transformers chat model, a hub name or a folder (vllm:MODEL: the same through vLLM)')
+    p.add_argument('--refiner', default='auto', metavar='{auto,lexicon,state,claude,learned,cues,gold,gold+state,claude:MODEL,hf:MODEL,vllm:MODEL,degraded:F1}',
+                     help='auto: Claude when ANTHROPIC_API_KEY is set, else state; state: the lexicons + STATE-mined spans (CNTP posts dropped); lexicon: the lexicons alone; learned: the span tagger of toxitrace.tagger (STATE spans, CNTP posts dropped; trained into $TOXITRACE_TAGGER or ~/.cache/toxitrace/tagger on first use); cues: no refinement; claude:MODEL: Claude with that model; hf:MODEL: a local transformers chat model, a hub name or a folder (vllm:MODEL: the same through vLLM); gold: the human CNTP spans, no label for texts without them; degraded:F1: those spans corrupted to overlap F1 F1 (55 or 0.55); gold+state: gold, else state')
     p.add_argument('--size', type=int, default=0, help='a stratified sample of this many texts (0: all)')
     p.add_argument('--seed', type=int, default=0); p.add_argument('--method', default='bicse', choices=['bicse', 'topk'])
     p.add_argument('--out', default='outputs/annotate'); p.add_argument('--data-dir', default=None)
@@ -195,7 +198,7 @@ COMMANDS = dict(
     train=Command('warm-up, CuSA, reasoning, joint training and evaluation in one run folder', '`train_toxitrace` (toxitrace.pipeline) with the preset < the JSON --config < the options given; prints the run\'s tables. --force forgets the run folder\'s finished stages first.',
                   _add_run_args, 'toxitrace.pipeline:run_train', lambda f, a: f(_run_options(a), a.config, a.force), config=True),
     experiment=Command('a grid of runs (data sets x seeds x variants): Tables 1 and 3 with mean ± std',
-                    'Train every run of the experiment CONFIG (JSON, see toxitrace.experiment) and print Tables 1 and 3.', _experiment_args, 'toxitrace.experiment:experiment_command', lambda f, a: f(a.config, a.dry_run, a.seeds, a.variants)),
+                    'Train every run of the experiment CONFIG (JSON, see toxitrace.experiment) and print Tables 1 and 3.', _experiment_args, 'toxitrace.experiment:experiment_command', lambda f, a: f(a.config, a.dry_run, a.seeds, a.variants, a.table2, a.table2_size, a.lime_samples)),
     annotate=Command('CuSA weak span labels for a data set split',
                     'CuSA weak span labels (toxitrace.refiners.annotate_dataset) for a data set split, with the cues of the classifier in --model; --refiner cues: no refinement (the no_cusa ablation).', _annotate_args, 'toxitrace.refiners:run_annotate',
                      lambda f, a: f(a.model, a.dataset, a.split, a.out, a.refiner, a.size, a.seed, a.method, a.data_dir)),

@@ -321,7 +321,7 @@ def cue_changes(cues, spans) -> dict:
 # %% ../nbs/08_cusa.ipynb #c8005b3e
 def annotate(dataset: pd.DataFrame, classifier, refiner: Refiner, method: str = 'bicse', frac: float = 0.15,
              batch_size: int = 32, cue_cache=None, progress: bool = True, **refine_kwargs) -> pd.DataFrame:
-    "CuSA over `dataset` (text, label): cues of the toxic texts from `classifier`, refined by `refiner`; one row per text."
+    "CuSA over `dataset` (text, label): cues of the toxic texts from `classifier`, refined by `refiner`; one row per text (`has_label` False where the refiner gave None)."
     df = dataset.reset_index(drop=True)
     toxic = df.index[df['label'] == 1].tolist()
     texts = df['text'].iloc[toxic].tolist()
@@ -329,18 +329,22 @@ def annotate(dataset: pd.DataFrame, classifier, refiner: Refiner, method: str = 
     refined = refiner.refine_details(texts, [c['spans'] for c in cues], toxic=[c['label'] for c in cues], **refine_kwargs)
     n = len(df)
     prob, cue_col, span_col, n_kept, n_dropped = [float('nan')] * n, [[] for _ in range(n)], [[] for _ in range(n)], [0] * n, [0] * n
+    labelled = [True] * n
     for i, c, r in zip(toxic, cues, refined):
-        prob[i], cue_col[i], span_col[i], n_kept[i], n_dropped[i] = c['prob_toxic'], c['spans'], r.spans, len(r.kept), len(r.dropped)
+        prob[i], cue_col[i] = c['prob_toxic'], c['spans']
+        if r is None: labelled[i] = False                           # a label source without a label for this text (08a_gold)
+        else: span_col[i], n_kept[i], n_dropped[i] = r.spans, len(r.kept), len(r.dropped)
     out = pd.DataFrame(dict(row=range(n), text=df['text'].tolist(), label=df['label'].astype(int).tolist(), prob_toxic=prob,
-                            cue_spans=cue_col, spans=span_col, n_kept=n_kept, n_dropped=n_dropped, refiner=refiner.name,
-                            refiner_version=refiner.version, cue_method=method))
-    changes = Counter()
-    for c, r in zip(cues, refined): changes.update(cue_changes(c['spans'], r.spans))
+                            cue_spans=cue_col, spans=span_col, has_label=labelled, n_kept=n_kept, n_dropped=n_dropped,
+                            refiner=refiner.name, refiner_version=refiner.version, cue_method=method))
+    changes, pairs = Counter(), [(c, r) for c, r in zip(cues, refined) if r is not None]   # the counts of the labelled texts
+    refined = [r for _, r in pairs]
+    for c, r in pairs: changes.update(cue_changes(c['spans'], r.spans))
     out.attrs['cusa'] = dict(
-        rows=len(df), toxic_rows=len(toxic), predicted_toxic=sum(c['label'] for c in cues),
-        rows_with_cues=sum(bool(c['spans']) for c in cues), cue_spans=sum(len(c['spans']) for c in cues),
+        rows=len(df), toxic_rows=len(toxic), rows_labelled=sum(labelled), predicted_toxic=sum(c['label'] for c in cues),
+        rows_with_cues=sum(bool(c['spans']) for c, _ in pairs), cue_spans=sum(len(c['spans']) for c, _ in pairs),
         rows_with_spans=sum(bool(r.spans) for r in refined), spans=sum(len(r.spans) for r in refined),
-        span_chars=sum(b - a for r in refined for a, b in r.spans), rows_changed=sum(c['spans'] != r.spans for c, r in zip(cues, refined)),
+        span_chars=sum(b - a for r in refined for a, b in r.spans), rows_changed=sum(c['spans'] != r.spans for c, r in pairs),
         strings_kept=sum(len(r.kept) for r in refined), strings_dropped=sum(len(r.dropped) for r in refined),
         cues_kept=changes['kept'], cues_extended=changes['extended'], cues_changed=changes['changed'],
         cues_dropped=changes['dropped'], spans_added=changes['added'], stats=asdict(getattr(refiner, 'stats', RefineStats())))
@@ -365,10 +369,11 @@ def save_annotations(df: pd.DataFrame, path) -> Path:
     return path
 
 def load_annotations(path) -> pd.DataFrame:
-    "Read a file written by `save_annotations`, spans as lists of (start, stop) tuples (JSONL split on \\n only: `read_jsonl`)."
+    "Read a file written by `save_annotations`, spans as lists of (start, stop) tuples (JSONL split on \\n only: `read_jsonl`); `has_label` True for files without it."
     path = Path(path)
     df = pd.read_parquet(path) if path.suffix == '.parquet' else pd.DataFrame(read_jsonl(path))
     for col in ('cue_spans', 'spans'): df[col] = [[tuple(int(v) for v in s) for s in x] for x in df[col]]
+    df['has_label'] = df['has_label'].astype(bool) if 'has_label' in df else True    # files from before `has_label`: every row labelled
     return df
 
 # %% ../nbs/08_cusa.ipynb #c7880335
@@ -387,6 +392,8 @@ def annotation_rows(a:dict) -> list[tuple[str, str]]:
             ('cue spans kept as they were / grown / shrunk or moved / dropped',
              ' / '.join(f"{a.get(k, 0):,}" for k in ('cues_kept', 'cues_extended', 'cues_changed', 'cues_dropped'))),
             ('refined spans not overlapping any cue (added)', f"{a.get('spans_added', 0):,}")]
+    if (unlabelled := a.get('rows', 0) - a.get('rows_labelled', a.get('rows', 0))) > 0:   # a label source with gaps (08a_gold)
+        rows.insert(2, ('of these, with a label (the others: none, GCLoss skips them; counts below over the labelled)', share(n_tox - unlabelled, n_tox)))
     stats = a.get('stats', {})
     if stats.get('requests') or stats.get('cache_hits'):   # an LLM refiner
         rows += [('reply strings kept / dropped (not in the text)', f"{a.get('strings_kept', 0):,} / {a.get('strings_dropped', 0):,}"),
@@ -411,8 +418,8 @@ machine-made, not human annotations.
 * Source: {source}. The texts keep the licence of their data set (see `data_cards/`); the weak-label file is an output
   and is not committed.
 * Classifier: {classifier or 'n/a'}
-* Columns: row, text, label, prob_toxic, cue_spans, spans (half-open character offsets), n_kept, n_dropped, refiner,
-  refiner_version, cue_method. Non-toxic rows have no cues and no spans.
+* Columns: row, text, label, prob_toxic, cue_spans, spans (half-open character offsets), has_label, n_kept, n_dropped,
+  refiner, refiner_version, cue_method. Non-toxic rows have no cues and no spans.
 {('* ' + note) if note else ''}
 
 {table}

@@ -186,3 +186,17 @@ class FallbackRefiner(Refiner):
         return out
 
     refine_many = GoldRefiner.refine_many
+
+# %% ../nbs/08a_gold.ipynb #e2379972
+@patch
+def card_note(self: GoldRefiner) -> str:
+    "The sentence for the weak-label card's note: human spans, where they come from, and that the other texts have no label."
+    return (f'Refiner `gold`: human spans (CNTP `toxic_entity`, matched white space aside; {self.version}) where the text has them; '
+            'texts without human spans have no label.')
+
+# %% ../nbs/08a_gold.ipynb #64689f75
+@patch
+def card_note(self: FallbackRefiner) -> str:
+    "`first`'s card note, and which refiner labelled the texts it had no label for."
+    note = getattr(self.first, 'card_note', lambda: '')()
+    return f'{note} Refiner `{self.name}`: `{self.rest.name}` labels the texts `{self.first.name}` has no label for.' if note else ''

@@ -28,7 +28,7 @@ from fastai.text.data import SortedDL
 from fastai.torch_core import set_seed
 
 from .arcl import arcl_loss
-from .gcloss import pgr_loss, ppt_loss
+from .gcloss import pgr_loss, ppt_loss, token_sets
 from .model import EncodedTexts, ToxicityClassifier, encode_texts, text_dataloader
 from .spans import char_spans_to_token_mask
 from .saliency import GRADIENT_FORMS, gradient_objective
@@ -36,22 +36,23 @@ from .runs import atomic_path, barrier, rank, world_size
 
 # %% ../nbs/11_joint.ipynb #add07063
 class JointDataset(torch.utils.data.Dataset):
-    "Items `(input_ids, toxic (T,), valid (T,), tox_reason_ids, nor_reason_ids, label)` of encoded texts, their toxic character spans and tokenised reasonings."
-    def __init__(self, encoded:EncodedTexts, labels, spans=None, tox_reasons=None, nor_reasons=None):
+    "Items `(input_ids, toxic (T,), valid (T,), labelled, tox_reason_ids, nor_reason_ids, label)` of encoded texts, their toxic character spans, whether they have a span label (`labelled`, default all) and tokenised reasonings."
+    def __init__(self, encoded:EncodedTexts, labels, spans=None, tox_reasons=None, nor_reasons=None, labelled=None):
         n = len(encoded)
         self.encoded, self.labels = encoded, [int(l) for l in labels]
         spans = [[] for _ in range(n)] if spans is None else [list(s) for s in spans]
+        self.labelled = [True] * n if labelled is None else [bool(x) for x in labelled]
         self.tox_reasons = [[] for _ in range(n)] if tox_reasons is None else list(tox_reasons)
         self.nor_reasons = [[] for _ in range(n)] if nor_reasons is None else list(nor_reasons)
-        if not len(self.labels) == len(spans) == len(self.tox_reasons) == len(self.nor_reasons) == n:
-            raise ValueError(f"{n} texts but {len(self.labels)} labels, {len(spans)} span lists and "
+        if not len(self.labels) == len(spans) == len(self.labelled) == len(self.tox_reasons) == len(self.nor_reasons) == n:
+            raise ValueError(f"{n} texts but {len(self.labels)} labels, {len(spans)} span lists, {len(self.labelled)} labelled flags and "
                              f"{len(self.tox_reasons)}/{len(self.nor_reasons)} reasonings")
         self.toxic = [char_spans_to_token_mask(s, offs) for s, offs in zip(spans, encoded.offsets)]
 
     def __len__(self): return len(self.labels)
     def __getitem__(self, i):
-        return (self.encoded.input_ids[i], self.toxic[i], self.encoded.valid(i), self.tox_reasons[i], self.nor_reasons[i],
-                self.labels[i])
+        return (self.encoded.input_ids[i], self.toxic[i], self.encoded.valid(i), self.labelled[i], self.tox_reasons[i],
+                self.nor_reasons[i], self.labels[i])
 
 def pad_ids(seqs, pad_id:int=0):
     "Token id lists padded to the longest (at least 1 column): `(ids (B, T), attention_mask (B, T))`."
@@ -67,12 +68,12 @@ def pad_masks(masks, T:int):
     return out
 
 def joint_collate(samples, pad_id:int=0):
-    "`JointDataset` items -> `(input_ids, attention_mask, toxic, valid (B, T), tox_reason_ids, tox_reason_mask (B, T_p), nor_reason_ids, nor_reason_mask (B, T_n), label (B,))`."
-    ids, toxic, valid, tox, nor, labels = zip(*samples)
+    "`JointDataset` items -> `(input_ids, attention_mask, toxic, valid (B, T), labelled (B,), tox_reason_ids, tox_reason_mask (B, T_p), nor_reason_ids, nor_reason_mask (B, T_n), label (B,))`."
+    ids, toxic, valid, labelled, tox, nor, labels = zip(*samples)
     input_ids, mask = pad_ids(ids, pad_id)
     T = input_ids.shape[1]
-    return (input_ids, mask, pad_masks(toxic, T), pad_masks(valid, T), *pad_ids(tox, pad_id), *pad_ids(nor, pad_id),
-            torch.tensor(labels))
+    return (input_ids, mask, pad_masks(toxic, T), pad_masks(valid, T), torch.tensor(labelled, dtype=torch.bool),
+            *pad_ids(tox, pad_id), *pad_ids(nor, pad_id), torch.tensor(labels))
 
 # %% ../nbs/11_joint.ipynb #821cb7d4
 def joint_dataloader(ds:JointDataset, pad_id:int, bs:int=32, shuffle:bool=False, **kwargs) -> SortedDL:
@@ -81,12 +82,13 @@ def joint_dataloader(ds:JointDataset, pad_id:int, bs:int=32, shuffle:bool=False,
                     create_batch=partial(joint_collate, pad_id=pad_id), **{'num_workers': 0, **kwargs})
 
 def joint_dataset(df:pd.DataFrame, tokenizer, max_length:int=128, reason_max_length:int=None) -> JointDataset:
-    "A `JointDataset` from a frame with text, label and, optionally, spans (character spans) and tox_reason, nor_reason."
+    "A `JointDataset` from a frame with text, label and, optionally, spans (character spans), has_label (all True when absent) and tox_reason, nor_reason."
     has_reasons = 'tox_reason' in df and 'nor_reason' in df
     reason_ids = lambda col: tokenizer(df[col].tolist(), truncation=True, max_length=reason_max_length or max_length)['input_ids']
     return JointDataset(encode_texts(tokenizer, df['text'].tolist(), max_length), df['label'].tolist(),
                         df['spans'].tolist() if 'spans' in df else None,
-                        reason_ids('tox_reason') if has_reasons else None, reason_ids('nor_reason') if has_reasons else None)
+                        reason_ids('tox_reason') if has_reasons else None, reason_ids('nor_reason') if has_reasons else None,
+                        df['has_label'].tolist() if 'has_label' in df else None)
 
 def joint_dataloaders(train:pd.DataFrame, valid:pd.DataFrame, tokenizer, max_length:int=128, bs:int=32,
                       reason_max_length:int=None, device=None) -> DataLoaders:
@@ -104,8 +106,8 @@ class JointBatch(Callback):
     "Feeds the classifier a joint batch: `(None, mask, e)`, e the word embeddings (B, T, H) of the input ids, in training; `(input_ids, mask)` in validation. The rest goes to `learn.joint`."
     order = -5
     def before_batch(self):
-        ids, mask, toxic, valid, *reasons = self.xb
-        self.learn.joint = dict(input_ids=ids, mask=mask, toxic=toxic, valid=valid, reasons=reasons, label=self.yb[0], terms={})
+        ids, mask, toxic, valid, labelled, *reasons = self.xb
+        self.learn.joint = dict(input_ids=ids, mask=mask, toxic=toxic, valid=valid, labelled=labelled, reasons=reasons, label=self.yb[0], terms={})
         if self.training:
             emb = unwrap(self.model).word_embeddings(ids)
             self.learn.joint['emb'] = emb
@@ -125,6 +127,7 @@ class GCLossCallback(Callback):
         self.math = ExitStack()
 
     # The forward pass runs on the math attention kernel: the fused ones (flash on CPU and CUDA) have no double backward.
+    def before_train(self): self.texts = 0                            # texts GCLoss used this epoch (labelled, a toxic and a non-toxic token)
     def before_batch(self):
         if self.training: self.math.enter_context(sdpa_kernel([SDPBackend.MATH]))
     def after_pred(self): self.math.close()
@@ -135,8 +138,10 @@ class GCLossCallback(Callback):
         j = self.learn.joint
         grad, = torch.autograd.grad(gradient_objective(self.pred, self.yb[0], self.form).sum(), j['emb'], create_graph=True)
         g = torch.where(j['valid'], grad.norm(dim=-1), grad.new_zeros(()))
-        pgr = pgr_loss(g, j['toxic'], j['valid'], self.margin)
-        ppt = ppt_loss(g, j['toxic'], j['valid'], self.q, self.alpha, self.cap)
+        keep = j['valid'] & j['labelled'][:, None]                    # texts without a span label count for neither term
+        pgr = pgr_loss(g, j['toxic'], keep, self.margin)
+        ppt = ppt_loss(g, j['toxic'], keep, self.q, self.alpha, self.cap)
+        self.texts += int(token_sets(g, j['toxic'], keep)[2].sum())
         self.learn.loss_grad = self.learn.loss_grad + self.lambda_grad * (pgr + ppt)
         j['g'] = g.detach()
         j['terms'].update(pgr=pgr.detach(), ppt=ppt.detach())

@@ -6,8 +6,8 @@ Docs: https://toxitrace.github.io/toxitrace/pipeline.html.md"""
 
 # %% auto #0
 __all__ = ['CONFIG_CHOICES', 'CONFIG_RANGES', 'joint_preset', 'ToxiTraceConfig', 'ConfigError', 'config_errors', 'resolve_config',
-           'run_data', 'make_refiner', 'make_reasoner', 'check_run', 'ToxiTraceRun', 'augment_terms', 'train_toxitrace',
-           'run_train']
+           'run_data', 'cntp_train_split', 'held_out_dev', 'make_refiner', 'make_reasoner', 'check_run', 'ToxiTraceRun',
+           'augment_terms', 'train_toxitrace', 'run_train']
 
 # %% ../nbs/14_pipeline.ipynb #6de1c3d7
 import json, math, time, warnings
@@ -23,7 +23,8 @@ from fastcore.basics import patch, store_attr
 from .spans import merge_spans
 from .runs import RunState, check_writable, fingerprint, frame_fingerprint, rank, run_record, stale_temps, write_json_atomic
 from .saliency import GRADIENT_FORMS
-from .data import CNTP_PARTS, TRAIN_DATASETS, data_record, load_dataset, resolve_data_dir, span_eval_frame, stratified_sample, train_valid_split
+from .data import CNTP_PARTS, TRAIN_DATASETS, cntp_dev_ids, data_record, load_dataset, resolve_data_dir, span_eval_frame, stratified_sample, train_valid_split
+from .gold import bare
 from .perturb import augment_frame
 from .llm import check_ready
 from .model import ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier, warmup_learner
@@ -59,12 +60,13 @@ class ToxiTraceConfig:
     test_size: int = None         # test texts (evaluation)
     span_eval_size: int = None    # CNTP toxic sentences with gold spans (evaluation); leakage-free ones for ToxiCN
     span_eval_part: str = 'all'   # all | dev (the fixed 500-sentence CNTP dev slice) | test (the other 2,033)
+    cntp_in_train: bool = False   # ToxiCN: every CNTP sentence of train.json in training but the dev slice's (held out; `cntp_train_split`)
     evaluate: bool = True
     eval_warmup: bool = True      # evaluate the warm-up classifier too (a shared warm-up needs it once)
     warmup_epochs: int = None
     warmup_dir: str = None        # an existing warm-up classifier folder instead of stage 1
     init: str = None              # a classifier to start from (ours, or any transformers one: folder or hub name); warm-up continues it
-    refiner: str = 'auto'         # a name of REFINERS (08c_refiners): auto | lexicon | state | claude | learned | cues | claude:MODEL | hf:MODEL | vllm:MODEL
+    refiner: str = 'auto'         # a name of REFINERS (08c_refiners): auto | lexicon | state | claude | learned | cues | gold | gold+state | claude:MODEL | hf:MODEL | vllm:MODEL | degraded:F1
     reasoner: str = 'auto'        # a name of REASONERS (10b_reasoning): auto | template | claude | claude:MODEL | hf:MODEL | vllm:MODEL
     cue_method: str = 'bicse'
     no_cusa: bool = False
@@ -145,14 +147,44 @@ def resolve_config(config=None, **overrides) -> dict:
 
 # %% ../nbs/14_pipeline.ipynb #8edf9576
 def run_data(cfg:dict) -> dict:
-    "The frames of a run: train/valid/test samples of `cfg['dataset']` (stratified, seeded) and CNTP toxic sentences with gold spans."
-    d = resolve_data_dir(cfg['data_dir'])
-    train, valid = train_valid_split(cfg['dataset'], d, cfg['valid_size'], cfg['seed'])
-    out = dict(train=stratified_sample(train, cfg['train_size'], cfg['seed']), valid=valid)
+    "The frames of a run: train/valid/test samples of `cfg['dataset']` (stratified, seeded; `cntp_in_train`: `cntp_train_split`) and CNTP toxic sentences with gold spans (`cntp_in_train` with part 'dev': `held_out_dev`)."
+    d, ceiling = resolve_data_dir(cfg['data_dir']), cfg.get('cntp_in_train')
+    if ceiling and cfg['dataset'] != 'toxicn': raise ValueError(f"cntp_in_train is for dataset toxicn (CNTP's sentences come from ToxiCN), not {cfg['dataset']}")
+    if ceiling: train, valid = cntp_train_split(d, cfg['train_size'], cfg['valid_size'], cfg['seed'])
+    else:
+        train, valid = train_valid_split(cfg['dataset'], d, cfg['valid_size'], cfg['seed'])
+        train = stratified_sample(train, cfg['train_size'], cfg['seed'])
+    out = dict(train=train, valid=valid)
     if cfg['evaluate']:
         out['test'] = stratified_sample(load_dataset(cfg['dataset'], 'test', d), cfg['test_size'], cfg['seed'])
-        out['cntp'] = span_eval_frame(d, cfg['span_eval_size'], cfg['seed'], leakage_free=cfg['dataset'] == 'toxicn', part=cfg['span_eval_part'])
+        out['cntp'] = (held_out_dev(d, cfg['span_eval_size'], cfg['seed']) if ceiling and cfg['span_eval_part'] == 'dev' else
+                       span_eval_frame(d, cfg['span_eval_size'], cfg['seed'], leakage_free=cfg['dataset'] == 'toxicn', part=cfg['span_eval_part']))
     return out
+
+# %% ../nbs/14_pipeline.ipynb #22ff94f4
+def cntp_train_split(data_dir, train_size:int, valid_size:int, seed:int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "ToxiCN train.json with every CNTP toxic sentence in it (white space aside) in training but the CNTP dev slice's (held out); validation (`valid_size`, 0: 10%) and the rest of `train_size` (0: all) from the other texts, keeping train.json's toxic share where it can."
+    full = load_dataset('toxicn', 'train', data_dir).reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')                                      # the loader's count of entities not found verbatim
+        cntp = load_dataset('cntp', 'toxic', data_dir)
+    key = full['text'].map(bare)
+    is_cntp, is_dev = key.isin(set(cntp.text.map(bare))), key.isin(set(cntp.text[cntp.sentence_id.isin(cntp_dev_ids(data_dir))].map(bare)))
+    must, other = full[is_cntp & ~is_dev], full[~is_cntp].reset_index()
+    valid = stratified_sample(other, valid_size or round(len(full) / 10), seed)
+    pool = other[~other['index'].isin(valid['index'])].drop(columns='index')
+    if train_size and train_size < len(must): raise ValueError(f'train_size={train_size}: cntp_in_train puts the {len(must):,} CNTP sentences of ToxiCN train in training; ask for at least that many')
+    if train_size and (n := train_size - len(must)) < len(pool):
+        n_tox = min(max(0, round(train_size * full['label'].mean()) - int(must['label'].sum())), n, int(pool['label'].sum()))
+        pool = pd.concat([pool[pool.label == 1].sample(n_tox, random_state=seed), pool[pool.label == 0].sample(n - n_tox, random_state=seed)])
+    train = pd.concat([must, pool]).sample(frac=1, random_state=seed).reset_index(drop=True)
+    return train, valid.drop(columns='index')
+
+def held_out_dev(data_dir, size:int, seed:int) -> pd.DataFrame:
+    "The CNTP dev slice's sentences that are ToxiCN training texts (white space aside), which `cntp_train_split` holds out: a seeded sample of `size` (0: all)."
+    dev = span_eval_frame(data_dir, 0, seed, part='dev')
+    dev = dev[dev.text.map(bare).isin(set(load_dataset('toxicn', 'train', data_dir).text.map(bare)))]
+    return (dev.sample(size, random_state=seed) if size and size < len(dev) else dev).reset_index(drop=True)
 
 # %% ../nbs/14_pipeline.ipynb #92d4f558
 def make_refiner(cfg:dict, out:Path):
@@ -268,9 +300,11 @@ def cusa(self:ToxiTraceRun, model, tok, refiner=None) -> pd.DataFrame:
             save_annotations(ann, path)
             note = ('Ablation no_cusa: the spans are the BiCSE cues themselves.' if refiner.name == 'cues' else
                     'Refiner `lexicon`: the offline stand-in for the LLM, much weaker than it.' if refiner.name == 'lexicon' else
-                    'Refiner `state`: the lexicons plus span strings mined from STATE ToxiCN (its 1,687 posts that are CNTP sentences dropped), matches first.' if refiner.name == 'state' else '')
+                    'Refiner `state`: the lexicons plus span strings mined from STATE ToxiCN (its 1,687 posts that are CNTP sentences dropped), matches first.' if refiner.name == 'state' else
+                    refiner.card_note() if callable(getattr(refiner, 'card_note', None)) else '')   # e.g. `degraded`'s target and achieved F1
             write_annotation_card(ann, out/'cues_refined.md', f'the {len(train):,} training texts of run {out.name}', str(out/'warmup'), note)
             return dict(seconds=round(time.time() - t0, 1), refiner=refiner.name, refiner_version=refiner.version,
+                        **({'achieved_f1': refiner.achieved_f1} if getattr(refiner, 'achieved_f1', None) is not None else {}),   # `degraded`
                         **{k: v for k, v in ann.attrs['cusa'].items() if k != 'stats'})
         state.finish('cusa', key, **(on_rank0(run) or {}))
     return load_annotations(path)
@@ -320,7 +354,7 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
     t0 = time.time()
     model, tok, _ = load_classifier(cfg['warmup_dir'] or out/'warmup')
     drop_pooler(model)
-    train = ann[['text', 'label', 'spans']].copy()
+    train = ann[['text', 'label', 'spans', 'has_label']].copy()      # has_label False: no span label, GCLoss skips the text
     if not cfg['no_arcl']:
         if reasons['text'].tolist() != train['text'].tolist(): raise ValueError('the reasonings do not match the training texts')
         train['tox_reason'], train['nor_reason'] = reasons['tox_reason'].tolist(), reasons['nor_reason'].tolist()
@@ -339,7 +373,8 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
     history = saver.history
     on_rank0(lambda: save_classifier(folder, unwrap(learn.model), tok, cfg['max_length'], stage='joint', key=key, history=history, data=self.data))
     state.finish('joint', key, seconds=round(time.time() - t0, 1), resumed_after=ck['epoch'], history=history,
-                 **({'augment': train.attrs['augment']} if cfg['augment'] else {}))
+                 **({'augment': train.attrs['augment']} if cfg['augment'] else {}),
+                 **({'unlabelled': int((~train['has_label']).sum())} if not train['has_label'].all() else {}))
     on_rank0(drop_ckpt)
     return unwrap(learn.model).eval(), tok
 

@@ -19,10 +19,11 @@ from .llm import check_ready
 from .cusa import ClaudeRefiner, chat_refiner, CueRefiner, LexiconRefiner, Refiner, annotate, classifier_summary, save_annotations
 from .cusa import state_refiner, write_annotation_card
 from .tagger import learned_refiner
+from .gold import DegradedRefiner, FallbackRefiner, GoldRefiner
 
 # %% auto #0
-__all__ = ['REFINERS', 'REFINER_NAMES', 'Registry', 'default_refiner', 'llm_cache', 'named_refiner', 'write_dataset_annotations',
-           'annotate_dataset', 'run_annotate']
+__all__ = ['REFINERS', 'REFINER_NAMES', 'Registry', 'default_refiner', 'llm_cache', 'target_f1', 'named_refiner',
+           'write_dataset_annotations', 'annotate_dataset', 'run_annotate']
 
 # %% ../nbs/08c_refiners.ipynb #0066f6d5
 class Registry:
@@ -73,6 +74,13 @@ def llm_cache(cache_path):
     "The reply cache of an open LLM beside `cache_path` (the Claude cache a run names, `..._claude_cache.jsonl`): `..._llm_cache.jsonl`."
     return None if cache_path is None else Path(cache_path).with_name(Path(cache_path).name.replace('claude', 'llm'))
 
+def target_f1(arg:str) -> float:
+    "The overlap F1 of `degraded:F1` as a fraction: F1 in percent (above 1, up to 100: `degraded:55`) or as a fraction (0 to 1: `degraded:0.55`)."
+    try: f = float(arg)
+    except ValueError: raise ValueError(f'degraded:F1 needs a number (55 or 0.55), not {arg!r}') from None
+    if not 0 <= f <= 100: raise ValueError(f'degraded:F1 must be from 0 to 100 (percent) or 0 to 1 (a fraction), not {arg!r}')
+    return f / 100 if f > 1 else f
+
 REFINERS = Registry('refiner')
 REFINERS.register('auto', lambda cache_path=None, data_dir=None, **_: default_refiner(cache_path, data_dir))
 REFINERS.register('lexicon', lambda data_dir=None, **_: LexiconRefiner(data_dir=data_dir))
@@ -80,9 +88,12 @@ REFINERS.register('state', lambda data_dir=None, **_: state_refiner(data_dir))
 REFINERS.register('claude', lambda cache_path=None, **_: ClaudeRefiner(cache_path=cache_path))
 REFINERS.register('learned', lambda data_dir=None, tagger=None, **_: learned_refiner(tagger, data_dir))
 REFINERS.register('cues', lambda **_: CueRefiner())
+REFINERS.register('gold', lambda data_dir=None, **_: GoldRefiner(data_dir=data_dir))
+REFINERS.register('gold+state', lambda data_dir=None, **_: FallbackRefiner(GoldRefiner(data_dir=data_dir), state_refiner(data_dir)))
 REFINERS.register('claude', lambda model, cache_path=None, **_: ClaudeRefiner(model=model, cache_path=cache_path), arg='MODEL')
 REFINERS.register('hf', lambda model, cache_path=None, **_: chat_refiner(f'hf:{model}', llm_cache(cache_path)), arg='MODEL')
 REFINERS.register('vllm', lambda model, cache_path=None, **_: chat_refiner(f'vllm:{model}', llm_cache(cache_path)), arg='MODEL')
+REFINERS.register('degraded', lambda f1, data_dir=None, **_: DegradedRefiner(target_f1(f1), data_dir=data_dir), arg='F1')
 REFINER_NAMES = tuple(REFINERS.names)
 
 def named_refiner(name: str, cache_path=None, data_dir=None, tagger=None) -> Refiner:
