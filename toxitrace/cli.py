@@ -142,6 +142,8 @@ def _calibrate_args(p):
     p.add_argument('--seed', type=int, default=0); p.add_argument('--data-dir', default=None)
     p.add_argument('--device', default='auto')
     p.add_argument('--toxic-label', default=None, help="the model's toxic class, a name or an index, as for extract (default: found by name; needed for more than two classes)")
+    p.add_argument('--min-per-class', type=int, default=30, help='toxic and non-toxic texts required, each (default: 30)')
+    p.add_argument('--force', action='store_true', help='replace an existing threshold.json (kept as threshold.json.bak)')
 
 def _data_args(p):
     "The arguments of `data`."
@@ -203,7 +205,7 @@ COMMANDS.update(
                        lambda f, a: print(f(a.model, a.types, a.normalize, a.n, a.part, a.seed, a.data_dir, a.out, device=a.device))),
     calibrate=Command("choose and store the model's decision threshold for a precision, recall or FPR target",
                     'Score the labelled --data/--split with --model, choose the threshold that meets --target (precision=X: the lowest reaching it; fpr=X: the lowest within it; recall=X: the highest keeping it) and store it with the curve and the data in the model folder (threshold.json), where extract and serve use it.', _calibrate_args, 'toxitrace.calibrate:calibrate',
-                      lambda f, a: _printed('toxitrace.calibrate:calibrate_summary', f(a.model, a.data, a.split, a.target, a.size, a.seed, a.data_dir, device=a.device, toxic_label=a.toxic_label), a.model)))
+                      lambda f, a: _printed('toxitrace.calibrate:calibrate_summary', f(a.model, a.data, a.split, a.target, a.size, a.seed, a.data_dir, device=a.device, toxic_label=a.toxic_label, min_per_class=a.min_per_class, force=a.force), a.model)))
 
 # %% ../nbs/16_cli.ipynb #e23e9ae4
 COMMANDS.update(
