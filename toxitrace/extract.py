@@ -276,11 +276,15 @@ def _check_paths(input_path:Path, output_path:Path):
     if output_path.resolve() == input_path.resolve(): raise ValueError(f"--output {output_path} is the --input file; choose another path")
     if output_path.suffix.lower() not in OUTPUT_SUFFIXES: raise ValueError(f"--output {output_path}: use a .jsonl or .parquet file")
 
+def _lock_path(path:Path) -> Path:
+    "The lock file of an output being written: `.NAME.lock` beside it."
+    return path.with_name(f'.{path.name}.lock')
+
 @contextlib.contextmanager
 def output_lock(path:Path):
     "Hold the lock file `.NAME.lock` beside `path` (filelock, as `runs.update_json`) while the block runs; a one-line error if another process holds it."
     from filelock import FileLock, Timeout
-    lock = FileLock(path.with_name(f'.{path.name}.lock'))
+    lock = FileLock(_lock_path(path))
     try: lock.acquire(timeout=0)
     except Timeout: raise ValueError(f"{path}: another extract is writing it (lock {lock.lock_file} is held): wait for it to finish, or choose another --output") from None
     try: yield path
@@ -319,7 +323,7 @@ def _merge_ranks(out:dict, output_path:Path, k:int, n:int) -> dict:
     if k == 0:
         parts = [_rank_path(output_path, r, n) for r in range(n)]
         out = dict(out, **merge_outputs(parts, output_path))
-        for p in parts: p.unlink()
+        for p in parts: p.unlink(); _lock_path(p).unlink(missing_ok=True)     # each rank's lock file goes with its part
     barrier()
     return out
 
