@@ -1,7 +1,7 @@
 """`toxitrace extract` and `merge` where runs meet (issue #27), as real processes: a second writer on one output is
 refused while the first finishes intact, `merge` refuses shards of other weights or another input of the same size,
 and a JSONL line holding a lone surrogate is replaced and flagged, not a bare TypeError."""
-import json, os, subprocess, sys, time
+import json, os, shutil, subprocess, sys, time
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,9 @@ BASE = ['你真是个蠢货', '今天天气不错', '滚回你老家去吧', '�
 def setup(tmp_path):
     enc, tok = tiny_char_bert(BASE + [str(i) for i in range(10)])
     torch.manual_seed(1); save_classifier(tmp_path/'clf', ToxicityClassifier(enc), tok, max_length=32)
-    torch.manual_seed(2); save_classifier(tmp_path/'clf2', ToxicityClassifier(enc), tok, max_length=32)
+    torch.manual_seed(2); save_classifier(tmp_path/'other', ToxicityClassifier(enc), tok, max_length=32)
+    shutil.copytree(tmp_path/'clf', tmp_path/'clf2')                      # the same files, but other weights of the same size
+    shutil.copyfile(tmp_path/'other'/'model.safetensors', tmp_path/'clf2'/'model.safetensors')
     texts = [f'{BASE[i % 4]}{i}' for i in range(400)]
     (tmp_path/'in.txt').write_text('\n'.join(texts) + '\n', encoding='utf-8')
     (tmp_path/'cli.py').write_text(CLI)
@@ -59,13 +61,13 @@ def test_second_writer_on_one_output_is_refused(setup):
 
 def test_merge_refuses_shards_of_other_weights_or_input(setup):
     d, texts = setup
-    weights = lambda m: sorted((p.name, p.stat().st_size) for p in (d/m).glob('*.safetensors'))
-    assert weights('clf') and weights('clf') == weights('clf2')           # the files of both models have the same sizes
+    files = lambda m: sorted((p.name, p.stat().st_size) for p in (d/m).iterdir())
+    assert files('clf') == files('clf2') and (d/'clf'/'model.safetensors').read_bytes() != (d/'clf2'/'model.safetensors').read_bytes()
     other = [t[::-1] for t in texts]                                       # same size in bytes, other texts
-    (d/'in2.txt').write_text('\n'.join(other) + '\n', encoding='utf-8')
-    assert (d/'in2.txt').stat().st_size == (d/'in.txt').stat().st_size
-    for k, model, inp in ((0, 'clf', 'in.txt'), (1, 'clf', 'in.txt'), (2, 'clf2', 'in.txt'), (3, 'clf', 'in2.txt')):
-        rc, _, err = _extract(d, d/f's{k}.jsonl', '--shard', f'{k % 2}/2', model=model, inp=inp)
+    (d/'b').mkdir(); (d/'b'/'in.txt').write_text('\n'.join(other) + '\n', encoding='utf-8')   # same name, same size
+    assert (d/'b'/'in.txt').stat().st_size == (d/'in.txt').stat().st_size
+    for k, part, model, inp in ((0, '0/2', 'clf', 'in.txt'), (1, '1/2', 'clf', 'in.txt'), (2, '1/2', 'clf2', 'in.txt'), (3, '1/2', 'clf', 'b/in.txt')):
+        rc, _, err = _extract(d, d/f's{k}.jsonl', '--shard', part, model=model, inp=inp)
         assert rc == 0, err
     rc, _, err = _run(d, 'merge', str(d/'s0.jsonl'), str(d/'s2.jsonl'), '--output', str(d/'m.jsonl'))
     assert rc == 2 and 'different model weights' in err and 's0.jsonl' in err and 's2.jsonl' in err, err
