@@ -94,7 +94,7 @@ def test_readme_curl_example_answers_200(tmp_path):
         assert status == '200', text
         res = json.loads(text)['results']
         assert [r['text'] for r in res] == json.loads(body)['texts']
-        assert all({'text', 'label', 'label_name', 'prob_toxic', 'spans', 'truncated'} == set(r) for r in res)
+        assert all({'text', 'label', 'label_name', 'prob_toxic', 'spans', 'truncated', 'flags'} == set(r) for r in res)
         assert all(0 <= r['prob_toxic'] <= 1 and r['label'] in (0, 1) for r in res)
     finally:
         if proc.poll() is None: proc.terminate(); proc.wait(timeout=30)

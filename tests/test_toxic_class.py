@@ -53,7 +53,7 @@ def test_calibrate_threshold_is_on_p_offensive(clf):
     (d/'data'/'cold'/'dev.csv').write_text(',split,topic,label,TEXT\n' + ''.join(f'{i},dev,race,{l},{t}\n' for i, (t, l) in enumerate(rows)),
                                            encoding='utf-8')
     with env(TOXITRACE_VERIFY='off'):                  # a toy COLD dev file, not the pinned one
-        rec = calibrate(d/'clf', 'cold', 'dev', 'recall=0.5', data_dir=d/'data', device='cpu')
+        rec = calibrate(d/'clf', 'cold', 'dev', 'recall=0.5', data_dir=d/'data', device='cpu', min_per_class=8)   # a toy: eight of each
     m, tok, _ = load_classifier(d/'clf')
     b = tok([t for t, _ in rows], padding=True, return_tensors='pt')
     with torch.no_grad(): probs = torch.softmax(m(b['input_ids'], b['attention_mask']), -1).numpy()

@@ -85,6 +85,14 @@ def _append(self:JsonlCache, records):
         f.write(('\n' if self._newline else '') + lines); f.flush()
     self._newline = False
 
+# %% ../nbs/03_claude.ipynb #b05501eb
+@patch
+def where(self:JsonlCache) -> str:
+    "Where the answers are, for an error message: the file when it exists, else that none was written (or that the cache is in memory)."
+    if self.path is None: return f'{len(self)} answers are cached in memory only'
+    if self.path.is_file(): return f'{len(self)} answers are cached in {self.path}'
+    return f'no answer was cached ({self.path} was not written)'
+
 # %% ../nbs/03_claude.ipynb #c48c7e8f
 @dataclass
 class RefineStats:
@@ -250,7 +258,7 @@ def _via_messages(self:Claude, todo:dict, out:dict, prompt:str):
 def _raise(self:Claude, fatal, failed:list, n:int):
     "Raise `ClaudeError` for a fatal error or for requests that failed after their retries; nothing if neither."
     import anthropic
-    where = f'{len(self.cache)} answers are cached' + (f' in {self.cache.path}' if self.cache.path else ' (in memory)')
+    where = self.cache.where()
     if fatal is not None:
         if not isinstance(fatal, anthropic.APIError): raise fatal
         raise ClaudeError(self.redact(f'Claude API refused the request: {api_error_text(fatal)}. The run stopped; {where}.'),
@@ -315,10 +323,8 @@ def _via_batches(self:Claude, todo:dict, out:dict, prompt:str):
         for bid in ids: failures += self._fold(client, bid, todo, out, prompt)
     except anthropic.APIError as e:
         if not _retryable(e): self._raise(e, [], len(todo))
-        raise ClaudeError(self.redact(f'Message Batches API: {api_error_text(e)}, after the retries; the answers received '
-                                      f'are cached ({len(self.cache)} in all): run again to continue.')) from None
+        raise ClaudeError(self.redact(f'Message Batches API: {api_error_text(e)}, after the retries; {self.cache.where()}: run again to continue.')) from None
     if missing := [k for k in todo if k not in out]:
         self.stats.failed = len(missing)
         kinds = ', '.join(f'{t}: {c}' for t, c in failures.items()) or 'no result'
-        raise ClaudeError(f'{len(missing)} of {len(todo)} batch requests did not succeed ({kinds}); the answers received '
-                          f'are cached ({len(self.cache)} in all): run again to retry them.')
+        raise ClaudeError(f'{len(missing)} of {len(todo)} batch requests did not succeed ({kinds}); {self.cache.where()}: run again to retry them.')

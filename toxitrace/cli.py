@@ -140,6 +140,12 @@ def _serve_args(p):
     p.add_argument('--max-body-bytes', type=int, default=1 << 20, help='request body size, else 413 (default: 1 MiB)')
     p.add_argument('--batch-size', type=int, default=32, help='texts per forward/backward pass inside a batch (default: 32)')
     p.add_argument('--normalize', action='store_true', help='read cloaked text through the lexicon normaliser first; spans stay on the request text (default: off)')
+    p.add_argument('--allowed-hosts', default=None, type=lambda s: s.split(','), metavar='NAME[,NAME]', help="Host header names to accept, else 400 (default: the --host and localhost; '*': any; required with --host 0.0.0.0)")
+    p.add_argument('--cors-origins', default=(), type=lambda s: s.split(','), metavar='ORIGIN[,ORIGIN]', help='browser origins allowed to call the API (default: none, CORS off)')
+    p.add_argument('--grace-s', type=float, default=30.0, help='after SIGTERM, seconds to score what is queued; still queued then: 503 + Retry-After (default: 30)')
+    p.add_argument('--body-timeout-s', type=float, default=30.0, help='a request body must arrive within this, else 408 (default: 30)')
+    p.add_argument('--keep-alive-s', type=float, default=5.0, help='idle keep-alive connections are closed after this (default: 5)')
+    p.add_argument('--limit-concurrency', type=int, default=256, help='connections and requests at once, beyond which uvicorn answers 503 (default: 256)')
 
 def _robustness_args(p):
     "The arguments of `robustness`."
@@ -161,6 +167,8 @@ def _calibrate_args(p):
     p.add_argument('--seed', type=int, default=0); p.add_argument('--data-dir', default=None)
     p.add_argument('--device', default='auto')
     p.add_argument('--toxic-label', default=None, help="the model's toxic class, a name or an index, as for extract (default: found by name; needed for more than two classes)")
+    p.add_argument('--min-per-class', type=int, default=30, help='toxic and non-toxic texts required, each (default: 30)')
+    p.add_argument('--force', action='store_true', help='replace an existing threshold.json (kept as threshold.json.bak)')
 
 def _data_args(p):
     "The arguments of `data`."
@@ -218,14 +226,14 @@ COMMANDS.update(
     merge=Command('join extract shard outputs in input order',
                     'Join the outputs of `extract --shard K/N` (.jsonl or .parquet, in any order) into OUTPUT in input order, checking that all N shards are there (from their OUTPUT.shard.json records) and every index appears exactly once.', _merge_args, 'toxitrace.extract:merge_outputs', lambda f, a: _printed('toxitrace.extract:merge_summary', f(a.inputs, a.output))),
     serve=Command('an HTTP JSON API for the detector (POST /v1/detect, GET /healthz, /docs)',
-                    'Serve the detector in --model with uvicorn: POST /v1/detect {"texts": [...], "spans": true, "saliency": false, "truncate": false}; concurrent requests are micro-batched. Ctrl-C or SIGTERM finishes the requests in flight, then stops.', _serve_args, 'toxitrace.serve:run_serve', lambda f, a: f(a.model, a.host, a.port, a.device, a.max_batch, a.max_wait_ms,
-                                                                                           a.max_texts, a.max_chars, a.max_body_bytes, a.batch_size, a.normalize)),
+                    'Serve the detector in --model with uvicorn: POST /v1/detect {"texts": [...], "spans": true, "saliency": false, "truncate": false}; concurrent requests are micro-batched. Ctrl-C or SIGTERM finishes the requests in flight, then stops. Set TOXITRACE_API_TOKEN in the environment to require `Authorization: Bearer <token>` on /v1/.', _serve_args, 'toxitrace.serve:run_serve', lambda f, a: f(a.model, a.host, a.port, a.device, a.max_batch, a.max_wait_ms,
+                                                                                           a.max_texts, a.max_chars, a.max_body_bytes, a.batch_size, a.normalize, a.allowed_hosts, a.cors_origins, a.grace_s, a.body_timeout_s, a.keep_alive_s, a.limit_concurrency)),
     robustness=Command('per cloaking type: recall, retention, AUROC, span char F1 and FPR on perturbed CNTP sentences',
                     'Perturb --n CNTP toxic sentences of --part on their gold spans (and as many non-toxic ones) by each cloaking type (traditional, similar, split, homophone, initials, pinyin, swap, emoji) and print, per type, the recall of the classifier in --model, its retention (recall / clean recall), AUROC against the clean non-toxic sentences, span char F1 against the perturbed gold spans and the FPR on the perturbed non-toxic sentences.', _robustness_args, 'toxitrace.robustness:run_robustness',
                        lambda f, a: print(f(a.model, a.types, a.normalize, a.n, a.part, a.seed, a.data_dir, a.out, device=a.device))),
     calibrate=Command("choose and store the model's decision threshold for a precision, recall or FPR target",
                     'Score the labelled --data/--split with --model, choose the threshold that meets --target (precision=X: the lowest reaching it; fpr=X: the lowest within it; recall=X: the highest keeping it) and store it with the curve and the data in the model folder (threshold.json), where extract and serve use it.', _calibrate_args, 'toxitrace.calibrate:calibrate',
-                      lambda f, a: _printed('toxitrace.calibrate:calibrate_summary', f(a.model, a.data, a.split, a.target, a.size, a.seed, a.data_dir, device=a.device, toxic_label=a.toxic_label), a.model)))
+                      lambda f, a: _printed('toxitrace.calibrate:calibrate_summary', f(a.model, a.data, a.split, a.target, a.size, a.seed, a.data_dir, device=a.device, toxic_label=a.toxic_label, min_per_class=a.min_per_class, force=a.force), a.model)))
 
 # %% ../nbs/16_cli.ipynb #e23e9ae4
 COMMANDS.update(

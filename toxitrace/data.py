@@ -16,7 +16,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from .runs import atomic_path
-from .spans import entity_spans, find_all
+from .spans import clean_text, entity_spans, find_all
 
 # %% auto #0
 __all__ = ['SOURCES', 'FILES', 'VERIFY_MODES', 'COLD_FINE_LABELS', 'STATE_GROUP_FIXES', 'SPLITS', 'TOXICN_LEXICON_FILES',
@@ -201,9 +201,9 @@ def _field(rec: dict, key: str, path, row):
     return rec[key]
 
 def _text(v, path, row, field: str) -> str:
-    "`v` if it is a non-empty string, else ValueError naming file and row."
+    "`v` (through `clean_text`: a lone surrogate becomes U+FFFD, one for one) if it is a non-empty string, else ValueError naming file and row."
     if not isinstance(v, str) or not v.strip(): raise _bad(path, row, f'{field}={v!r} is not a non-empty string')
-    return v
+    return clean_text(v)[0]
 
 def _code(v, allowed, path, row, field: str) -> int:
     "`v` (int, bool or digit string) as an int in `allowed` (None: any int), else ValueError naming file and row."

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 
-from .spans import merge_spans, token_spans_to_char_spans, valid_offsets
+from .spans import clean_text, merge_spans, token_spans_to_char_spans, valid_offsets
 from .model import EncodedTexts, blank_token_ids, clean_offsets, encode_texts, load_classifier, stored_threshold
 from .saliency import gradient_saliency
 from .bicse import bicse, topk_spans
@@ -264,6 +264,10 @@ def score(self:Detector, texts, batch_size:int=32, progress:bool=True) -> list[T
     return self.gather(enc, [scored[j].prob for j in range(len(enc))], scored)
 
 # %% ../nbs/07_detector.ipynb #dc4bfd94
+def _flags(t) -> list[str]:
+    "`clean_text`'s flags of an input text (None or a non-string as the encoder reads it)."
+    return clean_text(t if isinstance(t, str) or t is None else str(t))[1]
+
 @patch
 def proba_ids(self:Detector, input_ids, attention_mask) -> np.ndarray:
     "P(toxic) (B,) of a padded batch `input_ids`, `attention_mask` (B, T): one forward pass under `torch.inference_mode()`, by the `classifier` (the int8 copy when there is one)."
@@ -288,12 +292,15 @@ def max_by_owner(values, owner, n:int) -> np.ndarray:
 
 @patch
 def proba(self:Detector, texts, batch_size:int=32, progress:bool=False) -> np.ndarray:
-    "P(toxic) (N,) of `texts`, in input order: the largest over each text's windows, one forward pass per length-sorted batch, no attribution."
+    "P(toxic) (N,) of `texts`, in input order: the largest over each text's windows, one forward pass per length-sorted batch, no attribution; an empty or blank text: 0."
     texts = list(texts)
+    empty = [i for i, t in enumerate(texts) if 'empty' in _flags(t)]
     if self.normalizer is not None: texts = [self.normalizer(t)[0] if isinstance(t, str) else t for t in texts]
     if not texts: return np.zeros(0)
     enc = self.encode(texts)
-    return max_by_owner(self.window_proba(enc, batch_size, progress), enc.owner, len(texts))
+    out = max_by_owner(self.window_proba(enc, batch_size, progress), enc.owner, len(texts))
+    out[empty] = 0.0
+    return out
 
 # %% ../nbs/07_detector.ipynb #d180df19
 INT8_LAYERS = ('attention.self.', 'intermediate.')
@@ -369,13 +376,22 @@ def explain(self:Detector, texts, batch_size:int=32, progress:bool=True, all_spa
 
 @patch
 def predict(self:Detector, texts, batch_size:int=32, progress:bool=True, all_spans:bool=False, saliency:str=None) -> list[dict]:
-    "For each text, in input order: label, P(toxic), toxic character spans (flagged texts, or all with `all_spans`) and per-character saliency (`saliency`: 'all', 'flagged', 'none'; None: where spans are computed, else None), classified first and explained only where needed (`explain`); with a `normalizer`, computed on the normalised text and reported on the original (`on_original`, below)."
+    "For each text, in input order: label, P(toxic), toxic character spans (flagged texts, or all with `all_spans`), per-character saliency (`saliency`: 'all', 'flagged', 'none'; None: where spans are computed, else None) and `clean_text`'s `flags`; classified first and explained only where needed (`explain`); with a `normalizer`, computed on the normalised text and reported on the original (`on_original`, below)."
+    cleaned = [clean_text(t if isinstance(t, str) or t is None else str(t)) for t in texts]
+    texts = [t for t, _ in cleaned]
     plain = lambda xs: [self.result(ts, all_spans, saliency) for ts in self.explain(xs, batch_size, progress, all_spans, saliency)]
-    if self.normalizer is None: return plain(texts)
-    texts = list(texts)
-    pairs = [self.normalizer(t) if isinstance(t, str) else (t, []) for t in texts]
-    res = plain([p[0] for p in pairs])
-    return [on_original(r, t, m) if isinstance(t, str) else r for r, t, (_, m) in zip(res, texts, pairs)]
+    if self.normalizer is None: res = plain(texts)
+    else:
+        pairs = [self.normalizer(t) for t in texts]
+        res = [on_original(r, t, m) for r, t, (_, m) in zip(plain([p[0] for p in pairs]), texts, pairs)]
+    return [self.flagged(r, f) for r, (_, f) in zip(res, cleaned)]
+
+@patch
+def flagged(self:Detector, r:dict, flags) -> dict:
+    "Result `r` with its text's `flags`; an `empty` text gets the defined result: non-toxic, P(toxic) 0, no spans, zero saliency (where saliency is given)."
+    if 'empty' in flags: r = dict(r, label=0, label_name=self.label_names[0], prob_toxic=0.0, spans=[],
+                                  saliency=None if r.get('saliency') is None else [0.0]*len(r['text']))
+    return dict(r, flags=list(flags))
 
 # %% ../nbs/07_detector.ipynb #ddf98439
 def on_original(r:dict, text:str, offset_map) -> dict:

@@ -8,13 +8,13 @@ Docs: https://toxitrace.github.io/toxitrace/hf.html.md"""
 __all__ = ['add_remote_code', 'convert', 'push_to_hub']
 
 # %% ../nbs/04b_hf.ipynb #cf1da1c6
-import json, os, shutil
+import json, os, shutil, tempfile
 from pathlib import Path
 
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 import toxitrace.modeling_toxitrace as modeling
-from .model import load_classifier, save_classifier, write_model_card
+from .model import _run_context, load_classifier, model_card, save_classifier, write_model_card
 from .modeling_toxitrace import REMOTE_AUTO_MAP, REMOTE_FILE, ToxiTraceForSequenceClassification, ToxiTraceModelConfig
 from .runs import write_json_atomic
 
@@ -46,22 +46,43 @@ def convert(src, dst=None) -> Path:
     return save_classifier(dst or src, model, tok, meta['max_length'], **metadata)
 
 # %% ../nbs/04b_hf.ipynb #ffd2a710
+def _staged(folder:Path, dst:Path) -> Path:
+    "A copy of the classifier `folder` in `dst` to upload: its files hard-linked where the file system allows (copied otherwise), hidden ones left out, README.md always copied (it is rewritten there)."
+    for p in folder.iterdir():
+        if p.name.startswith('.'): continue
+        if p.is_dir(): shutil.copytree(p, dst/p.name); continue
+        if p.name != 'README.md':
+            try: os.link(p, dst/p.name); continue
+            except OSError: pass
+        shutil.copy2(p, dst/p.name)
+    return dst
+
+def _hub_card(folder:Path, repo_id:str) -> str:
+    "The model card of `folder` for the hub repository `repo_id`: the run around it (else the run config its toxitrace.json keeps) and, inside its run, its stage's scores."
+    meta = json.loads((folder/'toxitrace.json').read_text(encoding='utf-8'))
+    run, metrics = _run_context(folder)
+    scores = command = None
+    if metrics and metrics.get('scores'): scores, command = metrics['scores'].get(meta.get('metadata', {}).get('stage')), metrics.get('command')
+    return model_card(meta, run or meta.get('metadata', {}).get('run'), scores, command, name=repo_id, ref=repo_id)
+
 def push_to_hub(model_dir, repo_id:str, private:bool=False, commit_message:str=None, api_class=None) -> str:
-    "Upload the classifier folder `model_dir` to the hub model repository `repo_id` with the token in `HF_TOKEN`; the commit URL. `api_class`: `HfApi` (a stand-in in tests)."
+    "Upload the classifier folder `model_dir` to the hub model repository `repo_id` with the token in `HF_TOKEN`, from a staging copy with the hub's model card (the folder itself is not changed); the commit URL. `api_class`: `HfApi` (a stand-in in tests)."
     folder = Path(model_dir)
     if not (folder/'toxitrace.json').exists() and not (folder/'config.json').exists():
         raise FileNotFoundError(f"{folder}: not a classifier folder (no config.json)")
     load_classifier(folder)                                   # refuses a folder that would not load after download
     token = os.environ.get('HF_TOKEN')
     if not token: raise ValueError("HF_TOKEN is not set: export a hub token with write access to push")
-    if (folder/'toxitrace.json').exists(): write_model_card(folder, ref=repo_id)
     if api_class is None: from huggingface_hub import HfApi as api_class
     api = api_class(token=token)
-    try:
-        api.create_repo(repo_id, repo_type='model', private=private, exist_ok=True)
-        info = api.upload_folder(repo_id=repo_id, repo_type='model', folder_path=str(folder), ignore_patterns=['.*'],
-                                 commit_message=commit_message or f'toxitrace classifier {folder.name}')
-    except Exception as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise OSError(f"push of {folder} to {repo_id} failed: {msg.replace(token, '***')}") from None
+    with tempfile.TemporaryDirectory(prefix='toxitrace-push-', dir=folder.parent) as tmp:   # beside it: hard links work
+        stage = _staged(folder, Path(tmp))
+        if (folder/'toxitrace.json').exists(): (stage/'README.md').write_text(_hub_card(folder, repo_id), encoding='utf-8')
+        try:
+            api.create_repo(repo_id, repo_type='model', private=private, exist_ok=True)
+            info = api.upload_folder(repo_id=repo_id, repo_type='model', folder_path=str(stage), ignore_patterns=['.*'],
+                                     commit_message=commit_message or f'toxitrace classifier {folder.name}')
+        except Exception as e:
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise OSError(f"push of {folder} to {repo_id} failed: {msg.replace(token, '***')}") from None
     return str(getattr(info, 'commit_url', info))

@@ -7,11 +7,11 @@ Docs: https://toxitrace.github.io/toxitrace/model.html.md"""
 # %% auto #0
 __all__ = ['PAPER_ENCODER', 'SMALL_ENCODER_UPSTREAM', 'POOLINGS', 'CLASSIFIER_FORMAT', 'TOKENIZER_FILES', 'HUB_LICENCES',
            'CARD_LIMITS', 'THRESHOLD_FILE', 'small_encoder_path', 'load_encoder', 'preset', 'clean_offsets',
-           'EncodedTexts', 'blank_token_ids', 'encode_texts', 'masked_mean', 'ToxicityClassifier', 'EncodedDataset',
-           'pad_collate', 'text_dataloader', 'text_dataloaders', 'classifier_splitter', 'toxicity_metrics', 'adamw',
-           'warmup_learner', 'fit_cosine', 'predict_proba', 'resolve_device', 'load_tokenizer', 'ClassifierHead',
-           'HFSequenceClassifier', 'card_header', 'model_card', 'write_model_card', 'save_classifier',
-           'load_classifier', 'stored_threshold']
+           'EncodedTexts', 'blank_token_ids', 'encode_texts', 'literal_control_tokens', 'masked_mean',
+           'ToxicityClassifier', 'EncodedDataset', 'pad_collate', 'text_dataloader', 'text_dataloaders',
+           'classifier_splitter', 'toxicity_metrics', 'adamw', 'warmup_learner', 'fit_cosine', 'predict_proba',
+           'resolve_device', 'load_tokenizer', 'ClassifierHead', 'HFSequenceClassifier', 'card_header', 'model_card',
+           'write_model_card', 'save_classifier', 'load_classifier', 'stored_threshold']
 
 # %% ../nbs/04_model.ipynb #a5d6bce2
 import json, os, time, weakref
@@ -31,6 +31,7 @@ from fastai.optimizer import OptimWrapper
 from fastai.text.data import SortedDL
 from safetensors.torch import load_file, save_file
 
+from .spans import clean_text
 from .data import find_shared
 
 # %% ../nbs/04_model.ipynb #250018bc
@@ -112,20 +113,38 @@ def blank_token_ids(tokenizer) -> frozenset:
 
 # %% ../nbs/04_model.ipynb #6d469e74
 def encode_texts(tokenizer, texts, max_length:int=128) -> EncodedTexts:
-    "Tokenise `texts` (truncating to `max_length` tokens) keeping cleaned character offsets."
-    texts = [t if isinstance(t, str) else '' if t is None else str(t) for t in texts]
+    "Tokenise `texts` (cleaned by `clean_text`; special-token strings in them read as text; truncating to `max_length` tokens) keeping cleaned character offsets."
+    texts = [clean_text(t if isinstance(t, str) or t is None else str(t))[0] for t in texts]
     if not texts: return EncodedTexts([], [], [], [])                       # fast tokenizers reject an empty batch
-    enc = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=True,
+    enc = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=True, split_special_tokens=True,
                     return_special_tokens_mask=True, return_overflowing_tokens=False)
-    blank = blank_token_ids(tokenizer)
-    offsets, truncated = [], []
+    blank, control = blank_token_ids(tokenizer), set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
+    input_ids, offsets, truncated = [], [], []
     for text, ids, offs, special in zip(texts, enc['input_ids'], enc['offset_mapping'], enc['special_tokens_mask']):
+        if any(i in control and not s for i, s in zip(ids, special)):
+            ids, offs, special = literal_control_tokens(tokenizer, text, ids, offs, special, control, max_length)
         special = [s or i in blank for i, s in zip(ids, special)]
         offs = clean_offsets(text, offs, special)
-        offsets.append(offs)
+        input_ids.append(ids); offsets.append(offs)
         last = max((b for a, b in offs), default=0)
         truncated.append(bool(text[last:].strip()))
-    return EncodedTexts(texts, list(enc['input_ids']), offsets, truncated)
+    return EncodedTexts(texts, input_ids, offsets, truncated)
+
+# %% ../nbs/04_model.ipynb #7a0cca7e
+def literal_control_tokens(tokenizer, text:str, ids, offs, special, control:set, max_length:int) -> tuple[list,list,list]:
+    "`(ids, offsets, special_mask)` of one encoded text with each non-special token whose id is in `control` (`<s>` typed by a user) replaced by one piece per character, cut back to `max_length` keeping the closing special tokens."
+    vocab, unk = tokenizer.get_vocab(), tokenizer.unk_token_id
+    out_ids, out_offs, out_special = [], [], []
+    for i, (a, b), s in zip(ids, offs, special):
+        if i in control and not s and b > a:
+            for k in range(a, b):
+                out_ids.append(vocab.get(text[k], vocab.get('▁' + text[k], unk))); out_offs.append((k, k + 1)); out_special.append(0)
+        else: out_ids.append(i); out_offs.append((a, b)); out_special.append(s)
+    if len(out_ids) > max_length:
+        tail = next((n for n, s in enumerate(reversed(out_special)) if not s), 0)   # closing special tokens: [SEP], </s>
+        keep = max_length - tail
+        out_ids, out_offs, out_special = [x[:keep] + x[len(x) - tail:] for x in (out_ids, out_offs, out_special)]
+    return list(out_ids), list(out_offs), list(out_special)
 
 # %% ../nbs/04_model.ipynb #f7ab0a9d
 POOLINGS = ('first', 'mean')

@@ -371,7 +371,7 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
         fit_joint(learn, cfg['joint_epochs'], (cfg['joint_enc_lr'], cfg['joint_head_lr']), ck['epoch'], cfg['seed'],
                   cbs=[saver, *(self.cbs or [])])
     history = saver.history
-    on_rank0(lambda: save_classifier(folder, unwrap(learn.model), tok, cfg['max_length'], stage='joint', key=key, history=history, data=self.data))
+    on_rank0(lambda: save_classifier(folder, unwrap(learn.model), tok, cfg['max_length'], stage='joint', key=key, history=history, run=cfg, data=self.data))
     state.finish('joint', key, seconds=round(time.time() - t0, 1), resumed_after=ck['epoch'], history=history,
                  **({'augment': train.attrs['augment']} if cfg['augment'] else {}),
                  **({'unlabelled': int((~train['has_label']).sum())} if not train['has_label'].all() else {}))
