@@ -296,8 +296,9 @@ class HFSequenceClassifier(nn.Module):
         return ClassifierHead([m for m in self.model.children() if m is not self.encoder], self.model.config.num_labels)
 
     def word_embeddings(self, input_ids):
-        "The word embeddings e_i (B, T, H) of `input_ids` (B, T)."
-        return self.model.get_input_embeddings()(input_ids)
+        "The word embeddings e_i (B, T, H) of `input_ids` (B, T); differentiable even when the embedding matrix is frozen (LoRA), as saliency and GCLoss need."
+        e = self.model.get_input_embeddings()(input_ids)
+        return e.requires_grad_() if torch.is_grad_enabled() and not e.requires_grad else e
 
     def _pool(self, h, attention_mask): return last_token(h, attention_mask) if self.pooling == 'last' else h[:, 0]
 
