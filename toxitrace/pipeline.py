@@ -26,12 +26,13 @@ from .saliency import GRADIENT_FORMS
 from .data import CNTP_PARTS, TRAIN_DATASETS, data_record, load_dataset, resolve_data_dir, span_eval_frame, stratified_sample, train_valid_split
 from .perturb import augment_frame
 from .llm import check_ready
-from .model import ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier, warmup_learner
+from .model import ADAPTER_SAVES, ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier, warmup_learner
 from .detector import Detector
 from .cusa import CUE_METHODS, CueRefiner, Lexicon, annotate, lexicon_terms, load_annotations, save_annotations, write_annotation_card
 from .refiners import REFINERS, named_refiner   # every refiner by name, `learned` (08b_tagger's LearnedRefiner) included
 from .reasoning import REASONERS, generate_reasonings, named_reasoner, load_reasonings, save_reasonings, write_reasoning_card
 from .joint import EpochCheckpoint, EpochSeed, add_toxitrace, distributed, drop_pooler, fit_joint, history_rows, joint_dataloaders, load_checkpoint, on_rank0, plain_dataloaders, unwrap
+from .decoders import ADAPT_FIELDS, DTYPES, LORA_SCOPES, adapt, open_init
 from .evaluation import evaluate_classifier, run_tables
 
 # %% ../nbs/14_pipeline.ipynb #9feebc12
@@ -63,7 +64,15 @@ class ToxiTraceConfig:
     eval_warmup: bool = True      # evaluate the warm-up classifier too (a shared warm-up needs it once)
     warmup_epochs: int = None
     warmup_dir: str = None        # an existing warm-up classifier folder instead of stage 1
-    init: str = None              # a classifier to start from (ours, or any transformers one: folder or hub name); warm-up continues it
+    init: str = None              # a classifier to start from (ours, any transformers one, or a decoder LM checkpoint given a fresh head: folder or hub name); warm-up continues it
+    lora: int = 0                 # LoRA rank for the --init transformers classifier or decoder (11b_decoders); 0: full fine-tuning
+    lora_alpha: float = 16.0      # LoRA scaling alpha (the update is alpha/r · BA)
+    lora_dropout: float = 0.05
+    lora_targets: str = None      # comma-separated module names to adapt (None: q,k,v,o projections of a decoder, peft's default otherwise)
+    lora_scope: str = field(default='lora', metadata=dict(help="what the gradient-shaping objective may move besides the head (§4.3): lora (the paper) | lora+embeddings (+ the input embedding matrix) | lora-all-linear (LoRA on every linear layer)"))
+    lora_save: str = 'merged'     # merged (a plain transformers folder) | kept (the base model + adapter/ for peft)
+    gradient_checkpointing: bool = False
+    dtype: str = 'auto'           # auto (bf16 for a decoder on CUDA, else float32) | float32 | bfloat16
     refiner: str = 'auto'         # a name of REFINERS (08c_refiners): auto | lexicon | state | claude | learned | cues | claude:MODEL | hf:MODEL | vllm:MODEL
     reasoner: str = 'auto'        # a name of REASONERS (10b_reasoning): auto | template | claude | claude:MODEL | hf:MODEL | vllm:MODEL
     cue_method: str = 'bicse'
@@ -93,17 +102,18 @@ class ConfigError(ValueError):
     "A `ToxiTraceConfig` field has a value of the wrong type, out of its range or not one of its names."
 
 CONFIG_CHOICES = dict(dataset=TRAIN_DATASETS, refiner=REFINERS, reasoner=REASONERS,
-                      cue_method=CUE_METHODS, gcloss_form=GRADIENT_FORMS, span_eval_part=CNTP_PARTS)
+                      cue_method=CUE_METHODS, gcloss_form=GRADIENT_FORMS, span_eval_part=CNTP_PARTS,
+                      lora_scope=LORA_SCOPES, lora_save=ADAPTER_SAVES, dtype=DTYPES)
 
 def _at_least(lo, what='an integer'): return (lambda v: v >= lo), f'{what} ≥ {lo}'
 CONFIG_RANGES = dict(
     seed=((lambda v: 0 <= v < 2**32), 'an integer from 0 to 2**32 - 1'),
-    **{k: _at_least(0) for k in ('train_size', 'valid_size', 'test_size', 'span_eval_size')},
+    **{k: _at_least(0) for k in ('train_size', 'valid_size', 'test_size', 'span_eval_size', 'lora')},
     **{k: _at_least(1) for k in ('warmup_epochs', 'joint_epochs', 'bs', 'num_threads')},
     **{k: _at_least(2) for k in ('max_length', 'reason_max_length')},
     **{k: _at_least(0, 'a number') for k in ('lambda_grad', 'lambda_sem', 'margin')},
-    **{k: ((lambda v: v > 0), 'a number > 0') for k in ('joint_enc_lr', 'joint_head_lr', 'alpha', 'cap', 'temperature')},
-    **{k: ((lambda v: 0 <= v <= 1), 'a number from 0 to 1') for k in ('quantile', 'augment')},
+    **{k: ((lambda v: v > 0), 'a number > 0') for k in ('joint_enc_lr', 'joint_head_lr', 'alpha', 'cap', 'temperature', 'lora_alpha')},
+    **{k: ((lambda v: 0 <= v <= 1), 'a number from 0 to 1') for k in ('quantile', 'augment', 'lora_dropout')},
     out=((lambda v: bool(v.strip())), 'a non-empty path'))
 
 # %% ../nbs/14_pipeline.ipynb #67ef18b4
@@ -123,6 +133,7 @@ def config_errors(d:dict) -> list[str]:
         elif f.name in CONFIG_CHOICES and v not in CONFIG_CHOICES[f.name]: errs.append(f'{name} must be one of {", ".join(CONFIG_CHOICES[f.name])}')
         elif f.name == 'warmup_epochs' and v == 0 and d.get('init'): continue          # --init: 0 takes the classifier as it is
         elif f.name in CONFIG_RANGES and not CONFIG_RANGES[f.name][0](v): errs.append(f'{name} must be {CONFIG_RANGES[f.name][1]}')
+        elif f.name == 'lora' and v and not (d.get('init') or d.get('warmup_dir')): errs.append(f'{name} needs --init MODEL (LoRA adapts a transformers classifier or decoder)')
     return errs
 
 # %% ../nbs/14_pipeline.ipynb #a1f0c004
@@ -211,10 +222,10 @@ def warmup_key(self:ToxiTraceRun, train:pd.DataFrame, encoder=None) -> str:
         enc_name = cfg['encoder'] if encoder is None else getattr(encoder, 'name', 'custom')
         return fingerprint('warmup', enc_name, cfg['num_hidden_layers'], cfg['pooling'], cfg['max_length'], cfg['bs'],
                            cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid)
-    src = Path(cfg['init'])
+    src, lora = Path(cfg['init']), [('lora', *(cfg[k] for k in ADAPT_FIELDS), cfg['lora_save'])] if cfg['lora'] else []
     stamp = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(src.iterdir()) if f.is_file()] if src.is_dir() else None
     return fingerprint('warmup-init', str(src.resolve()) if src.is_dir() else cfg['init'], stamp, cfg['max_length'],
-                       cfg['bs'], cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid)
+                       cfg['bs'], cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid, *lora)   # no LoRA: old run folders keep their keys
 
 # %% ../nbs/14_pipeline.ipynb #f95d3e83
 @patch
@@ -236,10 +247,10 @@ def warmup(self:ToxiTraceRun, encoder=None, terms=()):
     set_seed(cfg['seed'], reproducible=True)
     if cfg['init']:
         from toxitrace.detector import toxic_class
-        model, tok, _ = load_classifier(cfg['init'])
+        model, tok = open_init(cfg['init'], cfg['seed'])
         if len(model.label_names) != 2 or toxic_class(model.label_names) != 1:
             raise ValueError(f"init {cfg['init']}: ToxiTrace trains two classes with class 1 toxic; this model's are {model.label_names}")
-        model.train()
+        model = adapt(model, **{k: cfg[k] for k in ADAPT_FIELDS})
     else:
         enc, tok = load_encoder(cfg['encoder'], cfg['num_hidden_layers']) if encoder is None else encoder()
         model = drop_pooler(ToxicityClassifier(enc, pooling=cfg['pooling']))
@@ -247,7 +258,7 @@ def warmup(self:ToxiTraceRun, encoder=None, terms=()):
     with distributed(learn), (learn.no_bar() if not self.progress else nullcontext()):
         fit_cosine(learn, cfg['warmup_epochs'], lrs=cfg['warmup_lrs'], cbs=[EpochSeed(cfg['seed']), *(self.cbs or [])])
     history = history_rows(learn)
-    on_rank0(lambda: save_classifier(folder, learn.model, tok, cfg['max_length'], stage='warmup', key=key, history=history, run=cfg, data=self.data))
+    on_rank0(lambda: save_classifier(folder, learn.model, tok, cfg['max_length'], adapter=cfg['lora_save'], stage='warmup', key=key, history=history, run=cfg, data=self.data))
     state.finish('warmup', key, seconds=round(time.time() - t0, 1), history=history, **({'augment': train.attrs['augment']} if cfg['augment'] else {}))
     return learn.model.eval(), tok
 
@@ -302,7 +313,8 @@ def joint_key(self:ToxiTraceRun) -> str:
                        *(cfg[k] for k in ('no_cusa', 'no_arcl', 'no_gcloss', 'joint_epochs', 'lambda_grad',
                        'lambda_sem', 'joint_enc_lr', 'joint_head_lr', 'margin', 'alpha', 'cap', 'quantile', 'temperature', 'bs',
                        'max_length', 'reason_max_length', 'seed', 'gcloss_form')),
-                       *([('augment', cfg['augment'])] if cfg['augment'] else []))   # absent when off: old run folders keep their keys
+                       *([('augment', cfg['augment'])] if cfg['augment'] else []),
+                       *([('lora', *(cfg[k] for k in ADAPT_FIELDS), cfg['lora_save'])] if cfg['lora'] else []))   # absent when off: old run folders keep their keys
 
 # %% ../nbs/14_pipeline.ipynb #35441d53
 @patch
@@ -319,7 +331,7 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
     on_rank0(lambda: [p.unlink() for p in stale_temps(ckpt)])        # a kill mid-save leaves one behind
     t0 = time.time()
     model, tok, _ = load_classifier(cfg['warmup_dir'] or out/'warmup')
-    drop_pooler(model)
+    model = adapt(drop_pooler(model), **{k: cfg[k] for k in ADAPT_FIELDS})   # LoRA: fresh adapters on a merged warm-up, a kept one trains on
     train = ann[['text', 'label', 'spans']].copy()
     if not cfg['no_arcl']:
         if reasons['text'].tolist() != train['text'].tolist(): raise ValueError('the reasonings do not match the training texts')
@@ -337,7 +349,7 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
         fit_joint(learn, cfg['joint_epochs'], (cfg['joint_enc_lr'], cfg['joint_head_lr']), ck['epoch'], cfg['seed'],
                   cbs=[saver, *(self.cbs or [])])
     history = saver.history
-    on_rank0(lambda: save_classifier(folder, unwrap(learn.model), tok, cfg['max_length'], stage='joint', key=key, history=history, data=self.data))
+    on_rank0(lambda: save_classifier(folder, unwrap(learn.model), tok, cfg['max_length'], adapter=cfg['lora_save'], stage='joint', key=key, history=history, data=self.data))
     state.finish('joint', key, seconds=round(time.time() - t0, 1), resumed_after=ck['epoch'], history=history,
                  **({'augment': train.attrs['augment']} if cfg['augment'] else {}))
     on_rank0(drop_ckpt)
