@@ -65,14 +65,14 @@ class ToxiTraceConfig:
     warmup_epochs: int = None
     warmup_dir: str = None        # an existing warm-up classifier folder instead of stage 1
     init: str = None              # a classifier to start from (ours, any transformers one, or a decoder LM checkpoint given a fresh head: folder or hub name); warm-up continues it
-    lora: int = 0                 # LoRA rank for the --init transformers classifier or decoder (11b_decoders); 0: full fine-tuning
-    lora_alpha: float = 16.0      # LoRA scaling alpha (the update is alpha/r · BA)
-    lora_dropout: float = 0.05
-    lora_targets: str = None      # comma-separated module names to adapt (None: q,k,v,o projections of a decoder, peft's default otherwise)
+    lora: int = field(default=0, metadata=dict(help='LoRA rank for the --init transformers classifier or decoder LM (peft; 11b_decoders); 0: full fine-tuning'))
+    lora_alpha: float = field(default=16.0, metadata=dict(help='LoRA scaling: the update is alpha/r · BA'))
+    lora_dropout: float = field(default=0.05, metadata=dict(help='dropout on the LoRA input'))
+    lora_targets: str = field(default=None, metadata=dict(help='comma-separated module names to adapt (default: q_proj,k_proj,v_proj,o_proj of a decoder, peft default otherwise)'))
     lora_scope: str = field(default='lora', metadata=dict(help="what the gradient-shaping objective may move besides the head (§4.3): lora (the paper) | lora+embeddings (+ the input embedding matrix) | lora-all-linear (LoRA on every linear layer)"))
-    lora_save: str = 'merged'     # merged (a plain transformers folder) | kept (the base model + adapter/ for peft)
-    gradient_checkpointing: bool = False
-    dtype: str = 'auto'           # auto (bf16 for a decoder on CUDA, else float32) | float32 | bfloat16
+    lora_save: str = field(default='merged', metadata=dict(help='merged: the adapter merged into the weights (a plain transformers folder) | kept: the base model + adapter/ (peft)'))
+    gradient_checkpointing: bool = field(default=False, metadata=dict(help='recompute activations in the backward pass (less memory, ~30% more time)'))
+    dtype: str = field(default='auto', metadata=dict(help='weights of a transformers classifier: auto (bf16 for a decoder on CUDA, else float32) | float32 | bfloat16; trained weights stay fp32'))
     refiner: str = 'auto'         # a name of REFINERS (08c_refiners): auto | lexicon | state | claude | learned | cues | claude:MODEL | hf:MODEL | vllm:MODEL
     reasoner: str = 'auto'        # a name of REASONERS (10b_reasoning): auto | template | claude | claude:MODEL | hf:MODEL | vllm:MODEL
     cue_method: str = 'bicse'
