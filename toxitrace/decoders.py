@@ -6,8 +6,8 @@ Docs: https://toxitrace.github.io/toxitrace/decoders.html.md"""
 
 # %% auto #0
 __all__ = ['LORA_SCOPES', 'DECODER_TARGETS', 'ADAPT_FIELDS', 'DTYPES', 'TABLE_XI', 'LEXICON_QUESTION', 'lora_config', 'add_lora',
-           'trainable_parameters', 'decoder_classifier', 'model_dtype', 'adapt', 'open_init', 'lexicon_entries',
-           'lexicon_chats', 'chat_example', 'lexicon_sft', 'lexicon_align']
+           'trainable_parameters', 'decoder_classifier', 'model_dtype', 'adapt', 'is_decoder_checkpoint', 'open_init',
+           'lexicon_entries', 'lexicon_chats', 'chat_example', 'lexicon_sft', 'lexicon_align']
 
 # %% ../nbs/11b_decoders.ipynb #7674c95e
 import json
@@ -101,6 +101,12 @@ def adapt(clf, lora:int=0, lora_alpha:float=16, lora_dropout:float=0.05, lora_ta
     return clf
 
 # %% ../nbs/11b_decoders.ipynb #8253a857
+def is_decoder_checkpoint(name_or_path) -> bool:
+    "Whether a folder or hub name holds a decoder LM (`is_decoder` of its config); False where no config loads."
+    from transformers import AutoConfig
+    try: return is_decoder(AutoConfig.from_pretrained(str(name_or_path)))
+    except (OSError, ValueError): return False
+
 def open_init(name_or_path, seed:int=0):
     "The classifier a run starts from (`--init`) and its tokenizer: a classifier folder or hub name (`load_classifier`), or a decoder LM checkpoint with a fresh two-class head (`decoder_classifier`); in train mode."
     from transformers import AutoConfig

@@ -32,7 +32,7 @@ from .cusa import CUE_METHODS, CueRefiner, Lexicon, annotate, lexicon_terms, loa
 from .refiners import REFINERS, named_refiner   # every refiner by name, `learned` (08b_tagger's LearnedRefiner) included
 from .reasoning import REASONERS, generate_reasonings, named_reasoner, load_reasonings, save_reasonings, write_reasoning_card
 from .joint import EpochCheckpoint, EpochSeed, add_toxitrace, distributed, drop_pooler, fit_joint, history_rows, joint_dataloaders, load_checkpoint, on_rank0, plain_dataloaders, unwrap
-from .decoders import ADAPT_FIELDS, DTYPES, LORA_SCOPES, adapt, open_init
+from .decoders import ADAPT_FIELDS, DTYPES, LORA_SCOPES, TABLE_XI, adapt, is_decoder_checkpoint, lexicon_align, lexicon_entries, lexicon_sft, open_init
 from .evaluation import evaluate_classifier, run_tables
 
 # %% ../nbs/14_pipeline.ipynb #9feebc12
@@ -71,6 +71,7 @@ class ToxiTraceConfig:
     lora_targets: str = field(default=None, metadata=dict(help='comma-separated module names to adapt (default: q_proj,k_proj,v_proj,o_proj of a decoder, peft default otherwise)'))
     lora_scope: str = field(default='lora', metadata=dict(help="what the gradient-shaping objective may move besides the head (§4.3): lora (the paper) | lora+embeddings (+ the input embedding matrix) | lora-all-linear (LoRA on every linear layer)"))
     lora_save: str = field(default='merged', metadata=dict(help='merged: the adapter merged into the weights (a plain transformers folder) | kept: the base model + adapter/ (peft)'))
+    lexicon_stage: bool = field(default=False, metadata=dict(help="the lexicon paper's two-stage framework: stage 1 on the STATE coded-term lexicon before the warm-up (a decoder --init: LoRA instruction tuning term -> definition, Table XI; an encoder: term <-> definition alignment; 11b_decoders)"))
     gradient_checkpointing: bool = field(default=False, metadata=dict(help='recompute activations in the backward pass (less memory, ~30% more time)'))
     dtype: str = field(default='auto', metadata=dict(help='weights of a transformers classifier: auto (bf16 for a decoder on CUDA, else float32) | float32 | bfloat16; trained weights stay fp32'))
     refiner: str = 'auto'         # a name of REFINERS (08c_refiners): auto | lexicon | state | claude | learned | cues | claude:MODEL | hf:MODEL | vllm:MODEL
@@ -218,14 +219,28 @@ def augmented(self:ToxiTraceRun, df:pd.DataFrame, terms=()) -> pd.DataFrame:
 def warmup_key(self:ToxiTraceRun, train:pd.DataFrame, encoder=None) -> str:
     "The fingerprint of the warm-up stage on `train` (augmented): the encoder, or the `init` classifier (its files' sizes and times), the settings and the frames."
     cfg, valid = self.cfg, frame_fingerprint(self.frames['valid'])
+    lex = [('lexicon', TABLE_XI if cfg['init'] else 'align')] if cfg['lexicon_stage'] else []   # absent when off: old keys stay
     if not cfg['init']:
         enc_name = cfg['encoder'] if encoder is None else getattr(encoder, 'name', 'custom')
         return fingerprint('warmup', enc_name, cfg['num_hidden_layers'], cfg['pooling'], cfg['max_length'], cfg['bs'],
-                           cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid)
+                           cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid, *lex)
     src, lora = Path(cfg['init']), [('lora', *(cfg[k] for k in ADAPT_FIELDS), cfg['lora_save'])] if cfg['lora'] else []
     stamp = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(src.iterdir()) if f.is_file()] if src.is_dir() else None
     return fingerprint('warmup-init', str(src.resolve()) if src.is_dir() else cfg['init'], stamp, cfg['max_length'],
-                       cfg['bs'], cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid, *lora)   # no LoRA: old run folders keep their keys
+                       cfg['bs'], cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid, *lora, *lex)   # no LoRA: old run folders keep their keys
+
+# %% ../nbs/14_pipeline.ipynb #3511b7b7
+@patch
+def lexicon_sft(self:ToxiTraceRun) -> Path:
+    "Stage 1 of the lexicon framework for a decoder `init`: `lexicon_sft` with Table XI's settings into `out/lexicon` (a causal LM, done once per run folder); the folder."
+    cfg, folder = self.cfg, self.out/'lexicon'
+    key = fingerprint('lexicon', cfg['init'], TABLE_XI, cfg['seed'], cfg['dtype'])
+    if not self.state.done('lexicon', key, folder/'config.json'):
+        t0 = time.time()
+        r = on_rank0(lambda: lexicon_sft(cfg['init'], folder, lexicon_entries(cfg['data_dir']), **{**TABLE_XI, 'dtype': cfg['dtype']},
+                                         seed=cfg['seed'], progress=self.progress))
+        self.state.finish('lexicon', key, seconds=round(time.time() - t0, 1), **(r or {}))
+    return folder
 
 # %% ../nbs/14_pipeline.ipynb #f95d3e83
 @patch
@@ -247,13 +262,15 @@ def warmup(self:ToxiTraceRun, encoder=None, terms=()):
     set_seed(cfg['seed'], reproducible=True)
     if cfg['init']:
         from toxitrace.detector import toxic_class
-        model, tok = open_init(cfg['init'], cfg['seed'])
+        model, tok = open_init(self.lexicon_sft() if cfg['lexicon_stage'] and is_decoder_checkpoint(cfg['init']) else cfg['init'], cfg['seed'])
         if len(model.label_names) != 2 or toxic_class(model.label_names) != 1:
             raise ValueError(f"init {cfg['init']}: ToxiTrace trains two classes with class 1 toxic; this model's are {model.label_names}")
         model = adapt(model, **{k: cfg[k] for k in ADAPT_FIELDS})
     else:
         enc, tok = load_encoder(cfg['encoder'], cfg['num_hidden_layers']) if encoder is None else encoder()
         model = drop_pooler(ToxicityClassifier(enc, pooling=cfg['pooling']))
+    if cfg['lexicon_stage'] and model.pooling != 'last':            # an encoder: stage 1 aligns terms with their meanings
+        lexicon_align(model, tok, lexicon_entries(cfg['data_dir']), max_length=cfg['max_length'], seed=cfg['seed'])
     learn = warmup_learner(plain_dataloaders(train, frames['valid'], tok, cfg['max_length'], cfg['bs']), model, path=out)
     with distributed(learn), (learn.no_bar() if not self.progress else nullcontext()):
         fit_cosine(learn, cfg['warmup_epochs'], lrs=cfg['warmup_lrs'], cbs=[EpochSeed(cfg['seed']), *(self.cbs or [])])
