@@ -6,7 +6,7 @@ Docs: https://toxitrace.github.io/toxitrace/decoders.html.md"""
 
 # %% auto #0
 __all__ = ['LORA_SCOPES', 'DECODER_TARGETS', 'ADAPT_FIELDS', 'DTYPES', 'TABLE_XI', 'LEXICON_QUESTION', 'lora_config', 'add_lora',
-           'trainable_parameters', 'decoder_classifier', 'model_dtype', 'adapt', 'is_decoder_checkpoint', 'open_init',
+           'trainable_parameters', 'fresh_classifier', 'model_dtype', 'adapt', 'is_decoder_checkpoint', 'open_init',
            'lexicon_entries', 'lexicon_chats', 'chat_example', 'lexicon_sft', 'lexicon_align']
 
 # %% ../nbs/11b_decoders.ipynb #7674c95e
@@ -58,12 +58,10 @@ def trainable_parameters(model) -> dict:
     return dict(trainable=k, total=n, share=k / n if n else 0.0)
 
 # %% ../nbs/11b_decoders.ipynb #4a26a143
-def decoder_classifier(name_or_path, label_names=('non-toxic', 'toxic'), dtype=None, seed:int=0):
-    "A decoder LM checkpoint (a causal LM, or already a classifier) as a two-class `HFSequenceClassifier` and its tokenizer: a missing head starts fresh (seeded, the paper's 'replaced the decoding head'); the pad token is the tokenizer's, else its end-of-text token."
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+def fresh_classifier(name_or_path, label_names=('non-toxic', 'toxic'), dtype=None, seed:int=0):
+    "A transformers checkpoint (a decoder LM, a bare encoder, or already a classifier) as a two-class `HFSequenceClassifier` and its tokenizer: a missing head starts fresh (seeded; for a decoder the paper's 'replaced the decoding head'); the pad token is the tokenizer's, else its end-of-text token."
+    from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
-    cfg = AutoConfig.from_pretrained(str(name_or_path))
-    if not is_decoder(cfg): raise ValueError(f"{name_or_path}: a {cfg.model_type} model is not a decoder LM; load it with load_classifier")
     tok = load_tokenizer(name_or_path)
     if tok.pad_token_id is None: tok.pad_token = tok.eos_token
     torch.manual_seed(seed)
@@ -108,14 +106,14 @@ def is_decoder_checkpoint(name_or_path) -> bool:
     except (OSError, ValueError): return False
 
 def open_init(name_or_path, seed:int=0):
-    "The classifier a run starts from (`--init`) and its tokenizer: a classifier folder or hub name (`load_classifier`), or a decoder LM checkpoint with a fresh two-class head (`decoder_classifier`); in train mode."
+    "The classifier a run starts from (`--init`) and its tokenizer: a classifier folder or hub name (`load_classifier`), or a checkpoint without a classification head (a decoder LM, a bare encoder) given a fresh two-class one (`fresh_classifier`); in train mode."
     from transformers import AutoConfig
     p = Path(name_or_path)
     if not (p/'toxitrace.json').exists():
         try: cfg = AutoConfig.from_pretrained(str(name_or_path))
         except (OSError, ValueError): cfg = None            # load_classifier says what is wrong
-        if cfg is not None and is_decoder(cfg) and not any(a.endswith('ForSequenceClassification') for a in cfg.architectures or []):
-            model, tok = decoder_classifier(name_or_path, seed=seed)
+        if cfg is not None and not any(a.endswith('ForSequenceClassification') for a in cfg.architectures or []):
+            model, tok = fresh_classifier(name_or_path, seed=seed)
             return model.train(), tok
     model, tok, _ = load_classifier(name_or_path)
     return model.train(), tok
