@@ -62,6 +62,8 @@ def _commands(d: Path, g: Path) -> dict:
         'experiments/table2_small.py': ['--warmup-dir', d/'clf', '--run-dir', d/'t2run', '--train-size', 20, '--n', 4, '--lime-samples', 4,
                                         '--ig-steps', 2, '--crf-epochs', 1],
         'benchmarks/llm_speed.py': ['--layers', 1, '--limit', 2, '--batch-sizes', 1, '--tasks', 'classify', '--threads', 1],
+        'benchmarks/decoder_step.py': ['--layers', 1, '--hidden', 64, '--vocab', 300, '--batch-size', 2, '--seq-len', 12, '--reason-len', 8,
+                                       '--steps', 1, '--warmup-steps', 0, '--lora', 4, '--device', 'cpu', '--threads', 1],
     }
 
 
@@ -102,6 +104,14 @@ def test_serve_load(runs):
 def test_train_step(runs):
     res = result(runs, 'train_step')
     assert list(res['results']) == ['CE only', 'CE + GCLoss', 'CE + GCLoss + ARCL'] and res['config']['batches'] == 1
+
+
+def test_decoder_step(runs):
+    res = result(runs, 'decoder_step')
+    rows = res['results']
+    assert [r['variant'] for r in rows] == ['SFT', 'ToxiTrace'] and res['device'] == 'cpu' and res['toxitrace_over_sft'] > 0
+    # r = 4 on q (64 -> 64), k, v (64 -> 8 heads x 4 = 32), o (64 -> 64) of one layer, plus the 64 x 2 head
+    assert [r['trainable'] for r in rows] == [4 * (128 + 96 + 96 + 128) + 128] * 2
 
 
 def test_robustness(runs):

@@ -6,12 +6,13 @@ Docs: https://toxitrace.github.io/toxitrace/model.html.md"""
 
 # %% auto #0
 __all__ = ['PAPER_ENCODER', 'SMALL_ENCODER_UPSTREAM', 'POOLINGS', 'CLASSIFIER_FORMAT', 'TOKENIZER_FILES', 'HUB_LICENCES',
-           'CARD_LIMITS', 'THRESHOLD_FILE', 'small_encoder_path', 'load_encoder', 'preset', 'clean_offsets',
-           'EncodedTexts', 'blank_token_ids', 'encode_texts', 'literal_control_tokens', 'masked_mean',
-           'ToxicityClassifier', 'EncodedDataset', 'pad_collate', 'text_dataloader', 'text_dataloaders',
+           'CARD_LIMITS', 'ADAPTER_DIR', 'ADAPTER_SAVES', 'THRESHOLD_FILE', 'small_encoder_path', 'load_encoder',
+           'preset', 'clean_offsets', 'EncodedTexts', 'blank_token_ids', 'encode_texts', 'literal_control_tokens',
+           'masked_mean', 'ToxicityClassifier', 'EncodedDataset', 'pad_collate', 'text_dataloader', 'text_dataloaders',
            'classifier_splitter', 'toxicity_metrics', 'adamw', 'warmup_learner', 'fit_cosine', 'predict_proba',
-           'resolve_device', 'load_tokenizer', 'ClassifierHead', 'HFSequenceClassifier', 'card_header', 'model_card',
-           'write_model_card', 'save_classifier', 'load_classifier', 'stored_threshold']
+           'resolve_device', 'load_tokenizer', 'ClassifierHead', 'is_decoder', 'last_token', 'HFSequenceClassifier',
+           'card_header', 'model_card', 'write_model_card', 'save_transformers_model', 'save_classifier',
+           'load_classifier', 'stored_threshold']
 
 # %% ../nbs/04_model.ipynb #a5d6bce2
 import json, os, time, weakref
@@ -284,14 +285,26 @@ class ClassifierHead(nn.ModuleList):
         super().__init__(modules)
         self.out_features = out_features
 
+def is_decoder(config) -> bool:
+    "Whether a transformers config is a decoder-only LM (Qwen, Llama, Mistral, ...: a causal LM with no masked-LM head), whose classifier pools its last token."
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as causal, MODEL_FOR_MASKED_LM_MAPPING_NAMES as masked
+    return config.model_type in causal and config.model_type not in masked
+
+def last_token(h, attention_mask=None):
+    "The vector (B, H) at each row's rightmost attended position of `h` (B, T, H) (transformers' rule on input ids, applied to the mask)."
+    if attention_mask is None: return h[:, -1]
+    pos = (torch.arange(h.shape[1], device=h.device) * attention_mask.to(h.device)).argmax(-1)
+    return h[torch.arange(len(h), device=h.device), pos]
+
 class HFSequenceClassifier(nn.Module):
-    "A transformers `*ForSequenceClassification` model behind `ToxicityClassifier`'s interface; logits (B, n_classes)."
-    pooling = 'first'
-    def __init__(self, model):
+    "A transformers `*ForSequenceClassification` model behind `ToxicityClassifier`'s interface; logits (B, n_classes). `peft`: the `PeftModel` whose LoRA layers sit inside `model`, if any."
+    def __init__(self, model, peft=None):
         super().__init__()
         self.model = model
+        self.__dict__['peft'] = peft                   # not a submodule: its weights are `model`'s
         self.label_names = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
-        self.dropout = nn.Identity()   # in training the first-token vector passes here, as through ToxicityClassifier's dropout: ARCL reads it
+        self.pooling = 'last' if is_decoder(model.config) else 'first'
+        self.dropout = nn.Identity()   # in training the sentence vector passes here, as through ToxicityClassifier's dropout: ARCL reads it
 
     @property
     def encoder(self): return self.model.base_model
@@ -302,18 +315,26 @@ class HFSequenceClassifier(nn.Module):
         return ClassifierHead([m for m in self.model.children() if m is not self.encoder], self.model.config.num_labels)
 
     def word_embeddings(self, input_ids):
-        "The word embeddings e_i (B, T, H) of `input_ids` (B, T)."
-        return self.model.get_input_embeddings()(input_ids)
+        "The word embeddings e_i (B, T, H) of `input_ids` (B, T); differentiable even when the embedding matrix is frozen (LoRA), as saliency and GCLoss need."
+        e = self.model.get_input_embeddings()(input_ids)
+        return e.requires_grad_() if torch.is_grad_enabled() and not e.requires_grad else e
+
+    def _pool(self, h, attention_mask): return last_token(h, attention_mask) if self.pooling == 'last' else h[:, 0]
 
     def sentence_vector(self, input_ids=None, attention_mask=None, inputs_embeds=None):
-        "The encoder's final-layer first-token vectors (B, H), ARCL's sentence vectors."
-        return self.encoder(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds).last_hidden_state[:, 0]
+        "The encoder's final-layer vectors (B, H) of the first token (encoders) or the last attended one (decoders), ARCL's sentence vectors."
+        return self._pool(self.encoder(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds).last_hidden_state, attention_mask)
 
     def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None):
-        "The model's own logits (B, n_classes) from `input_ids` (B, T) or `inputs_embeds` (B, T, H), with `attention_mask` (B, T)."
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, output_hidden_states=self.training)
-        if self.training: self.dropout(out.hidden_states[-1][:, 0])
-        return out.logits
+        "The model's own logits (B, n_classes) from `input_ids` (B, T) or `inputs_embeds` (B, T, H), with `attention_mask` (B, T); bf16 weights run under autocast."
+        with torch.autocast(self.model.device.type, torch.bfloat16, enabled=self.model.dtype == torch.bfloat16):
+            if self.pooling == 'last':     # transformers pools `inputs_embeds` at position -1, a pad under right padding: pool here
+                v = self.sentence_vector(input_ids, attention_mask, inputs_embeds)
+                return self.model.score(self.dropout(v)).float()
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, output_hidden_states=self.training)
+            if self.training: self.dropout(out.hidden_states[-1][:, 0])
+            return out.logits.float()
+
 
 # %% ../nbs/04_model.ipynb #60d5cbb9
 HUB_LICENCES = {'Apache-2.0': 'apache-2.0', 'MIT': 'mit', 'CC BY-NC-ND 4.0': 'cc-by-nc-nd-4.0', 'CC BY-NC 4.0': 'cc-by-nc-4.0'}
@@ -433,8 +454,19 @@ def _write_toxitrace_model(folder:Path, model:ToxicityClassifier, max_length:int
     save_file(state, folder/'model.safetensors', metadata={'format': 'pt'})
 
 # %% ../nbs/04_model.ipynb #d5500ace
-def save_classifier(folder, model, tokenizer, max_length:int=128, **metadata) -> Path:
-    "Save a `ToxicityClassifier` or `HFSequenceClassifier` with its tokenizer as one transformers folder with a model card and `toxitrace.json` (label names, max_length, `metadata`), atomically."
+ADAPTER_DIR, ADAPTER_SAVES = 'adapter', ('merged', 'kept')
+
+def save_transformers_model(folder:Path, model:HFSequenceClassifier, adapter:str='merged'):
+    "`model`'s transformers folder; with LoRA the adapter merged into the weights (`'merged'`: plain transformers loads it) or kept: the base model, and the adapter (with the head) in `adapter/` for peft."
+    import copy
+    if adapter not in ADAPTER_SAVES: raise ValueError(f"adapter must be one of {ADAPTER_SAVES}, not {adapter!r}")
+    if model.peft is None: return model.model.save_pretrained(folder)
+    if adapter == 'kept': model.peft.save_pretrained(folder/ADAPTER_DIR)
+    twin = copy.deepcopy(model.peft)                         # merging or unloading rewrites the modules: the trained model stays as it is
+    (twin.merge_and_unload() if adapter == 'merged' else twin.unload()).save_pretrained(folder)
+
+def save_classifier(folder, model, tokenizer, max_length:int=128, adapter:str='merged', **metadata) -> Path:
+    "Save a `ToxicityClassifier` or `HFSequenceClassifier` with its tokenizer as one transformers folder with a model card and `toxitrace.json` (label names, max_length, `metadata`), atomically; a LoRA model's `adapter` merged or kept (`save_transformers_model`)."
     import toxitrace, transformers
     from toxitrace.runs import atomic_dir
     folder = Path(folder)
@@ -443,11 +475,11 @@ def save_classifier(folder, model, tokenizer, max_length:int=128, **metadata) ->
     hf = isinstance(model, HFSequenceClassifier)
     meta = dict(format=CLASSIFIER_FORMAT, architecture=type(model.model).__name__ if hf else 'ToxiTraceForSequenceClassification',
                 label_names=model.label_names, n_classes=model.head.out_features, max_length=max_length,
-                dropout=None if hf else model.dropout.p, pooling=model.pooling, toxitrace_version=toxitrace.__version__,
+                dropout=None if hf else model.dropout.p, pooling=model.pooling, adapter=(adapter if hf and model.peft is not None else None), toxitrace_version=toxitrace.__version__,
                 torch_version=torch.__version__, transformers_version=transformers.__version__,
                 saved_at=time.strftime('%Y-%m-%dT%H:%M:%S'), metadata=metadata)
     with atomic_dir(folder) as tmp:
-        if hf: model.model.save_pretrained(tmp)
+        if hf: save_transformers_model(tmp, model, adapter)
         else: _write_toxitrace_model(tmp, model, max_length)
         tokenizer.save_pretrained(tmp)
         (tmp/'toxitrace.json').write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding='utf-8')
@@ -524,6 +556,10 @@ def load_classifier(folder, device='cpu'):
         meta = dict(meta or {}, max_length=meta.get('max_length', cfg.get('max_length', 128)))
     else:
         model = _load_transformers_model(p if p.is_dir() else folder)
+        if p.is_dir() and (p/ADAPTER_DIR/'adapter_config.json').exists():       # a kept LoRA adapter: the base model + peft
+            from peft import PeftModel
+            peft = PeftModel.from_pretrained(model.model, str(p/ADAPTER_DIR), is_trainable=True)
+            model = HFSequenceClassifier(peft.base_model.model, peft)
         meta = dict(dict(format='transformers', architecture=type(model.model).__name__, label_names=model.label_names,
                          n_classes=model.head.out_features, max_length=_max_length(model.model), pooling=None, metadata={}), **meta)
     ours = isinstance(model, ToxicityClassifier)      # transformers reads the encoder's config, not our config.json (model_type 'toxitrace')

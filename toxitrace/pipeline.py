@@ -27,12 +27,13 @@ from .data import CNTP_PARTS, TRAIN_DATASETS, cntp_dev_ids, data_record, load_da
 from .gold import bare
 from .perturb import augment_frame
 from .llm import check_ready
-from .model import ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier, warmup_learner
+from .model import ADAPTER_SAVES, ToxicityClassifier, fit_cosine, load_classifier, load_encoder, preset, save_classifier, warmup_learner
 from .detector import Detector
 from .cusa import CUE_METHODS, CueRefiner, Lexicon, annotate, lexicon_terms, load_annotations, save_annotations, write_annotation_card
 from .refiners import REFINERS, named_refiner   # every refiner by name, `learned` (08b_tagger's LearnedRefiner) included
 from .reasoning import REASONERS, generate_reasonings, named_reasoner, load_reasonings, save_reasonings, write_reasoning_card
 from .joint import EpochCheckpoint, EpochSeed, add_toxitrace, distributed, drop_pooler, fit_joint, history_rows, joint_dataloaders, load_checkpoint, on_rank0, plain_dataloaders, unwrap
+from .decoders import ADAPT_FIELDS, DTYPES, LORA_SCOPES, TABLE_XI, adapt, is_decoder_checkpoint, lexicon_align, lexicon_entries, lexicon_sft, open_init
 from .evaluation import evaluate_classifier, run_tables
 
 # %% ../nbs/14_pipeline.ipynb #9feebc12
@@ -65,7 +66,16 @@ class ToxiTraceConfig:
     eval_warmup: bool = True      # evaluate the warm-up classifier too (a shared warm-up needs it once)
     warmup_epochs: int = None
     warmup_dir: str = None        # an existing warm-up classifier folder instead of stage 1
-    init: str = None              # a classifier to start from (ours, or any transformers one: folder or hub name); warm-up continues it
+    init: str = None              # a classifier to start from (ours, any transformers one, or a decoder LM checkpoint given a fresh head: folder or hub name); warm-up continues it
+    lora: int = field(default=0, metadata=dict(help='LoRA rank for the --init transformers classifier or decoder LM (peft; 11b_decoders); 0: full fine-tuning'))
+    lora_alpha: float = field(default=16.0, metadata=dict(help='LoRA scaling: the update is alpha/r · BA'))
+    lora_dropout: float = field(default=0.05, metadata=dict(help='dropout on the LoRA input'))
+    lora_targets: str = field(default=None, metadata=dict(help='comma-separated module names to adapt (default: q_proj,k_proj,v_proj,o_proj of a decoder, peft default otherwise)'))
+    lora_scope: str = field(default='lora', metadata=dict(help="what the gradient-shaping objective may move besides the head (§4.3): lora (the paper) | lora+embeddings (+ the input embedding matrix) | lora-all-linear (LoRA on every linear layer)"))
+    lora_save: str = field(default='merged', metadata=dict(help='merged: the adapter merged into the weights (a plain transformers folder) | kept: the base model + adapter/ (peft)'))
+    lexicon_stage: bool = field(default=False, metadata=dict(help="the lexicon paper's two-stage framework: stage 1 on the STATE coded-term lexicon before the warm-up (a decoder --init: LoRA instruction tuning term -> definition, Table XI; an encoder: term <-> definition alignment; 11b_decoders)"))
+    gradient_checkpointing: bool = field(default=False, metadata=dict(help='recompute activations in the backward pass (less memory, ~30% more time)'))
+    dtype: str = field(default='auto', metadata=dict(help='weights of a transformers classifier: auto (bf16 for a decoder on CUDA, else float32) | float32 | bfloat16; trained weights stay fp32'))
     refiner: str = 'auto'         # a name of REFINERS (08c_refiners): auto | lexicon | state | claude | learned | cues | gold | gold+state | claude:MODEL | hf:MODEL | vllm:MODEL | degraded:F1
     reasoner: str = 'auto'        # a name of REASONERS (10b_reasoning): auto | template | claude | claude:MODEL | hf:MODEL | vllm:MODEL
     cue_method: str = 'bicse'
@@ -95,17 +105,18 @@ class ConfigError(ValueError):
     "A `ToxiTraceConfig` field has a value of the wrong type, out of its range or not one of its names."
 
 CONFIG_CHOICES = dict(dataset=TRAIN_DATASETS, refiner=REFINERS, reasoner=REASONERS,
-                      cue_method=CUE_METHODS, gcloss_form=GRADIENT_FORMS, span_eval_part=CNTP_PARTS)
+                      cue_method=CUE_METHODS, gcloss_form=GRADIENT_FORMS, span_eval_part=CNTP_PARTS,
+                      lora_scope=LORA_SCOPES, lora_save=ADAPTER_SAVES, dtype=DTYPES)
 
 def _at_least(lo, what='an integer'): return (lambda v: v >= lo), f'{what} ≥ {lo}'
 CONFIG_RANGES = dict(
     seed=((lambda v: 0 <= v < 2**32), 'an integer from 0 to 2**32 - 1'),
-    **{k: _at_least(0) for k in ('train_size', 'valid_size', 'test_size', 'span_eval_size')},
+    **{k: _at_least(0) for k in ('train_size', 'valid_size', 'test_size', 'span_eval_size', 'lora')},
     **{k: _at_least(1) for k in ('warmup_epochs', 'joint_epochs', 'bs', 'num_threads')},
     **{k: _at_least(2) for k in ('max_length', 'reason_max_length')},
     **{k: _at_least(0, 'a number') for k in ('lambda_grad', 'lambda_sem', 'margin')},
-    **{k: ((lambda v: v > 0), 'a number > 0') for k in ('joint_enc_lr', 'joint_head_lr', 'alpha', 'cap', 'temperature')},
-    **{k: ((lambda v: 0 <= v <= 1), 'a number from 0 to 1') for k in ('quantile', 'augment')},
+    **{k: ((lambda v: v > 0), 'a number > 0') for k in ('joint_enc_lr', 'joint_head_lr', 'alpha', 'cap', 'temperature', 'lora_alpha')},
+    **{k: ((lambda v: 0 <= v <= 1), 'a number from 0 to 1') for k in ('quantile', 'augment', 'lora_dropout')},
     out=((lambda v: bool(v.strip())), 'a non-empty path'))
 
 # %% ../nbs/14_pipeline.ipynb #67ef18b4
@@ -125,6 +136,7 @@ def config_errors(d:dict) -> list[str]:
         elif f.name in CONFIG_CHOICES and v not in CONFIG_CHOICES[f.name]: errs.append(f'{name} must be one of {", ".join(CONFIG_CHOICES[f.name])}')
         elif f.name == 'warmup_epochs' and v == 0 and d.get('init'): continue          # --init: 0 takes the classifier as it is
         elif f.name in CONFIG_RANGES and not CONFIG_RANGES[f.name][0](v): errs.append(f'{name} must be {CONFIG_RANGES[f.name][1]}')
+        elif f.name == 'lora' and v and not (d.get('init') or d.get('warmup_dir')): errs.append(f'{name} needs --init MODEL (LoRA adapts a transformers classifier or decoder)')
     return errs
 
 # %% ../nbs/14_pipeline.ipynb #a1f0c004
@@ -239,14 +251,28 @@ def augmented(self:ToxiTraceRun, df:pd.DataFrame, terms=()) -> pd.DataFrame:
 def warmup_key(self:ToxiTraceRun, train:pd.DataFrame, encoder=None) -> str:
     "The fingerprint of the warm-up stage on `train` (augmented): the encoder, or the `init` classifier (its files' sizes and times), the settings and the frames."
     cfg, valid = self.cfg, frame_fingerprint(self.frames['valid'])
+    lex = [('lexicon', TABLE_XI if cfg['init'] else 'align')] if cfg['lexicon_stage'] else []   # absent when off: old keys stay
     if not cfg['init']:
         enc_name = cfg['encoder'] if encoder is None else getattr(encoder, 'name', 'custom')
         return fingerprint('warmup', enc_name, cfg['num_hidden_layers'], cfg['pooling'], cfg['max_length'], cfg['bs'],
-                           cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid)
-    src = Path(cfg['init'])
+                           cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid, *lex)
+    src, lora = Path(cfg['init']), [('lora', *(cfg[k] for k in ADAPT_FIELDS), cfg['lora_save'])] if cfg['lora'] else []
     stamp = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(src.iterdir()) if f.is_file()] if src.is_dir() else None
     return fingerprint('warmup-init', str(src.resolve()) if src.is_dir() else cfg['init'], stamp, cfg['max_length'],
-                       cfg['bs'], cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid)
+                       cfg['bs'], cfg['warmup_epochs'], cfg['warmup_lrs'], cfg['seed'], frame_fingerprint(train), valid, *lora, *lex)   # no LoRA: old run folders keep their keys
+
+# %% ../nbs/14_pipeline.ipynb #3511b7b7
+@patch
+def lexicon_sft(self:ToxiTraceRun) -> Path:
+    "Stage 1 of the lexicon framework for a decoder `init`: `lexicon_sft` with Table XI's settings into `out/lexicon` (a causal LM, done once per run folder); the folder."
+    cfg, folder = self.cfg, self.out/'lexicon'
+    key = fingerprint('lexicon', cfg['init'], TABLE_XI, cfg['seed'], cfg['dtype'])
+    if not self.state.done('lexicon', key, folder/'config.json'):
+        t0 = time.time()
+        r = on_rank0(lambda: lexicon_sft(cfg['init'], folder, lexicon_entries(cfg['data_dir']), **{**TABLE_XI, 'dtype': cfg['dtype']},
+                                         seed=cfg['seed'], progress=self.progress))
+        self.state.finish('lexicon', key, seconds=round(time.time() - t0, 1), **(r or {}))
+    return folder
 
 # %% ../nbs/14_pipeline.ipynb #f95d3e83
 @patch
@@ -268,18 +294,20 @@ def warmup(self:ToxiTraceRun, encoder=None, terms=()):
     set_seed(cfg['seed'], reproducible=True)
     if cfg['init']:
         from toxitrace.detector import toxic_class
-        model, tok, _ = load_classifier(cfg['init'])
+        model, tok = open_init(self.lexicon_sft() if cfg['lexicon_stage'] and is_decoder_checkpoint(cfg['init']) else cfg['init'], cfg['seed'])
         if len(model.label_names) != 2 or toxic_class(model.label_names) != 1:
             raise ValueError(f"init {cfg['init']}: ToxiTrace trains two classes with class 1 toxic; this model's are {model.label_names}")
-        model.train()
+        model = adapt(model, **{k: cfg[k] for k in ADAPT_FIELDS})
     else:
         enc, tok = load_encoder(cfg['encoder'], cfg['num_hidden_layers']) if encoder is None else encoder()
         model = drop_pooler(ToxicityClassifier(enc, pooling=cfg['pooling']))
+    if cfg['lexicon_stage'] and model.pooling != 'last':            # an encoder: stage 1 aligns terms with their meanings
+        lexicon_align(model, tok, lexicon_entries(cfg['data_dir']), max_length=cfg['max_length'], seed=cfg['seed'])
     learn = warmup_learner(plain_dataloaders(train, frames['valid'], tok, cfg['max_length'], cfg['bs']), model, path=out)
     with distributed(learn), (learn.no_bar() if not self.progress else nullcontext()):
         fit_cosine(learn, cfg['warmup_epochs'], lrs=cfg['warmup_lrs'], cbs=[EpochSeed(cfg['seed']), *(self.cbs or [])])
     history = history_rows(learn)
-    on_rank0(lambda: save_classifier(folder, learn.model, tok, cfg['max_length'], stage='warmup', key=key, history=history, run=cfg, data=self.data))
+    on_rank0(lambda: save_classifier(folder, learn.model, tok, cfg['max_length'], adapter=cfg['lora_save'], stage='warmup', key=key, history=history, run=cfg, data=self.data))
     state.finish('warmup', key, seconds=round(time.time() - t0, 1), history=history, **({'augment': train.attrs['augment']} if cfg['augment'] else {}))
     return learn.model.eval(), tok
 
@@ -336,7 +364,8 @@ def joint_key(self:ToxiTraceRun) -> str:
                        *(cfg[k] for k in ('no_cusa', 'no_arcl', 'no_gcloss', 'joint_epochs', 'lambda_grad',
                        'lambda_sem', 'joint_enc_lr', 'joint_head_lr', 'margin', 'alpha', 'cap', 'quantile', 'temperature', 'bs',
                        'max_length', 'reason_max_length', 'seed', 'gcloss_form')),
-                       *([('augment', cfg['augment'])] if cfg['augment'] else []))   # absent when off: old run folders keep their keys
+                       *([('augment', cfg['augment'])] if cfg['augment'] else []),
+                       *([('lora', *(cfg[k] for k in ADAPT_FIELDS), cfg['lora_save'])] if cfg['lora'] else []))   # absent when off: old run folders keep their keys
 
 # %% ../nbs/14_pipeline.ipynb #35441d53
 @patch
@@ -353,7 +382,7 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
     on_rank0(lambda: [p.unlink() for p in stale_temps(ckpt)])        # a kill mid-save leaves one behind
     t0 = time.time()
     model, tok, _ = load_classifier(cfg['warmup_dir'] or out/'warmup')
-    drop_pooler(model)
+    model = adapt(drop_pooler(model), **{k: cfg[k] for k in ADAPT_FIELDS})   # LoRA: fresh adapters on a merged warm-up, a kept one trains on
     train = ann[['text', 'label', 'spans', 'has_label']].copy()      # has_label False: no span label, GCLoss skips the text
     if not cfg['no_arcl']:
         if reasons['text'].tolist() != train['text'].tolist(): raise ValueError('the reasonings do not match the training texts')
@@ -371,7 +400,7 @@ def joint(self:ToxiTraceRun, ann:pd.DataFrame, reasons:pd.DataFrame|None):
         fit_joint(learn, cfg['joint_epochs'], (cfg['joint_enc_lr'], cfg['joint_head_lr']), ck['epoch'], cfg['seed'],
                   cbs=[saver, *(self.cbs or [])])
     history = saver.history
-    on_rank0(lambda: save_classifier(folder, unwrap(learn.model), tok, cfg['max_length'], stage='joint', key=key, history=history, run=cfg, data=self.data))
+    on_rank0(lambda: save_classifier(folder, unwrap(learn.model), tok, cfg['max_length'], adapter=cfg['lora_save'], stage='joint', key=key, history=history, run=cfg, data=self.data))
     state.finish('joint', key, seconds=round(time.time() - t0, 1), resumed_after=ck['epoch'], history=history,
                  **({'augment': train.attrs['augment']} if cfg['augment'] else {}),
                  **({'unlabelled': int((~train['has_label']).sum())} if not train['has_label'].all() else {}))
