@@ -73,7 +73,7 @@ class Detector:
     "A toxicity classifier that returns, per text, its label, P(toxic), toxic character spans and per-character saliency; texts longer than `max_length` tokens are read in windows (`long_texts`, `window_rule`, `window_length`, `overlap`: below)."
     def __init__(self, model, tokenizer, max_length:int=128, threshold:float=0.5, span_method:str='bicse',
                  topk_frac:float=0.15, attribution=gradient_saliency, toxic_label=None, normalizer=None,
-                 long_texts:str='windows', window_rule:str='sentence', window_length:int=None, overlap:int=None):
+                 long_texts:str='windows', window_rule:str='fixed', window_length:int=None, overlap:int=None):
         if span_method not in SPAN_METHODS: raise ValueError(f"span_method must be one of {SPAN_METHODS}, not {span_method!r}")
         if long_texts not in LONG_TEXTS: raise ValueError(f"long_texts must be one of {LONG_TEXTS}, not {long_texts!r}")
         if window_rule not in WINDOW_RULES: raise ValueError(f"window_rule must be one of {WINDOW_RULES}, not {window_rule!r}")
