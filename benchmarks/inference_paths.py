@@ -7,7 +7,7 @@
   proba only             one forward pass (`proba`), the floor of any path that returns P(toxic)
 
 at toxic shares --shares (the inputs sampled so that that share of them is flagged by the fp32 model), each the
-minimum over --repeats runs, ratios to explain-all at the same share; the peak resident memory (ru_maxrss) after each
+minimum over --repeats rounds (every path once a round, in turn), ratios to explain-all at the same share; the peak resident memory (ru_maxrss) after each
 path; the int8 trade-off curve on --limit texts (which linear layers are quantised vs label agreement with fp32,
 mean/max |dP| and the forward-pass speed-up); and `serve` (benchmarks/serve_load.py, run in this process) at 1 and 16
 clients: throughput and p50/p99 latency. One torch thread (--threads); the load average before and after is recorded
@@ -23,11 +23,12 @@ INT8_CURVE = {'q,k,v': ('attention.self.',), 'ffn-in': ('intermediate.',), 'q,k,
 
 def peak_mib() -> float: return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
-def timed(f, repeats:int) -> float:
-    "The minimum wall time of `repeats` calls of `f`."
-    best = float('inf')
+def timed(fs:dict, repeats:int) -> dict:
+    "{name: the minimum wall time over `repeats` rounds} of the calls `fs` ({name: f}), run in turn in every round (so load that comes and goes hits them all)."
+    best = {k: float('inf') for k in fs}
     for _ in range(repeats):
-        t0 = time.perf_counter(); f(); best = min(best, time.perf_counter() - t0)
+        for k, f in fs.items():
+            t0 = time.perf_counter(); f(); best[k] = min(best[k], time.perf_counter() - t0)
     return best
 
 def share_sample(flagged, calm, n:int, share:float, seed:int) -> list:
@@ -82,17 +83,18 @@ def main(argv=None):
     rows = []
     for share in map(float, args.shares.split(',')):
         xs = share_sample(flagged, calm, min(args.limit, len(flagged) if share == 1 else args.limit), share, args.seed)
-        secs = {name: timed(lambda: f(xs), args.repeats) for name, f in paths.items()}
+        secs = timed({name: (lambda f=f: f(xs)) for name, f in paths.items()}, args.repeats)
         for name, s in secs.items():
             rows.append(dict(share=share, path=name, n_texts=len(xs), texts_per_s=round(len(xs) / s, 1),
                              over_explain_all=round(secs['explain-all'] / s, 2), peak_rss_mib=peak_mib()))
             print(json.dumps(rows[-1]), flush=True)
     texts = pool[:args.limit]
-    p32, t32 = det.proba(texts, args.batch_size), timed(lambda: det.proba(texts, args.batch_size), args.repeats)
-    curve = []
-    for name, layers in INT8_CURVE.items():
-        qd = Detector.from_pretrained(args.model, threshold=det.threshold).with_int8(layers)
-        pq, tq = qd.proba(texts, args.batch_size), timed(lambda: qd.proba(texts, args.batch_size), args.repeats)
+    dets = {'fp32': det} | {name: Detector.from_pretrained(args.model, threshold=det.threshold).with_int8(layers) for name, layers in INT8_CURVE.items()}
+    secs = timed({name: (lambda d=d: d.proba(texts, args.batch_size)) for name, d in dets.items()}, args.repeats)
+    p32, t32, curve = det.proba(texts, args.batch_size), secs['fp32'], []
+    for name in INT8_CURVE:
+        qd, tq = dets[name], secs[name]
+        pq = qd.proba(texts, args.batch_size)
         d = np.abs(pq - p32)
         curve.append(dict(layers=name, n_linear=sum(type(m).__module__.endswith('quantized.dynamic.modules.linear') for m in qd.int8_model.modules()),
                           label_agreement=round(float(((pq >= det.threshold) == (p32 >= det.threshold)).mean()), 4),
