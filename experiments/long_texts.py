@@ -5,8 +5,11 @@ Texts longer than `max_length` tokens are read in windows (`Detector`, 07_detect
   truncate           today's rule before windows: the first `max_length` tokens only
   fixed/L/o          windows of L tokens (special tokens included) sharing o tokens (half a window)
   sentences/L        whole sentences packed into windows of at most L tokens
+  sentence/L         one sentence a window (a sentence longer than L tokens: fixed windows, half overlap)
 each pooled over windows by max (the detector's rule) or mean. Two kinds of long texts:
   cold      COLD texts longer than `max_length` tokens (text labels): AUROC, F1 and recall at the threshold
+  end       (end_*) the same with each CNTP sentence at the end of a ~2,000-character post (n/3 posts, and as many
+            neutral ones): does the post get flagged, and does a span hit the sentence's gold span?
   embedded  CNTP toxic sentences (gold spans) put at a random place among CNTP non-toxic sentences (half
             of them for dev, the other half for test), and as many neutral-only posts of the same length: recall, FPR, AUROC, and span
             character F1 of the flagged toxic posts against the moved gold spans (and whether any span hits it)
@@ -18,8 +21,8 @@ Dev: COLD dev + the CNTP dev slice; test: COLD test + the other CNTP sentences.
 import argparse, json, random, time
 from pathlib import Path
 
-def embedded_posts(cntp, neutral, n, seed, min_chars=300, max_chars=900):
-    "(toxic posts, gold spans, neutral posts): `n` CNTP sentences each placed among neutral texts, and neutral-only posts as long."
+def embedded_posts(cntp, neutral, n, seed, min_chars=300, max_chars=900, at_end=False):
+    "(toxic posts, gold spans, neutral posts): `n` CNTP sentences each placed among neutral texts (last with `at_end`), and neutral-only posts as long."
     rng = random.Random(seed)
     rows = cntp.sample(min(n, len(cntp)), random_state=seed).to_dict('records')
     pool = [t for t in neutral if t]
@@ -28,7 +31,7 @@ def embedded_posts(cntp, neutral, n, seed, min_chars=300, max_chars=900):
         target = rng.randint(min_chars, max_chars)
         parts = []
         while sum(map(len, parts)) < target: parts.append(rng.choice(pool))
-        k = rng.randint(0, len(parts))
+        k = len(parts) if at_end else rng.randint(0, len(parts))
         before = ''.join(parts[:k])
         tox.append(before + r['text'] + ''.join(parts[k:]))
         gold.append([(a + len(before), b + len(before)) for a, b in r['spans']])
@@ -56,7 +59,7 @@ def pooled(det, texts, batch_size):
     return mx, mean, len(enc)
 
 def detector_for(base, rule):
-    "A copy of `base` reading long texts by `rule` ('truncate', 'fixed/L', 'sentences/L')."
+    "A copy of `base` reading long texts by `rule` ('truncate', 'fixed/L', 'sentences/L', 'sentence/L')."
     from toxitrace.detector import Detector
     kw = dict(long_texts='truncate') if rule == 'truncate' else dict(window_rule=rule.split('/')[0], window_length=int(rule.split('/')[1]))
     return Detector(base.model, base.tokenizer, base.max_length, base.threshold, **kw)
@@ -65,7 +68,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--model', required=True); ap.add_argument('--part', default='dev', choices=['dev', 'test'])
     ap.add_argument('--n', type=int, default=150, help='embedded toxic posts (and as many neutral ones); COLD long texts: up to 4n')
-    ap.add_argument('--rules', default='truncate,fixed/64,sentences/64,fixed/32,sentences/32')
+    ap.add_argument('--rules', default='truncate,fixed/64,sentences/64,sentence/64')
     ap.add_argument('--seed', type=int, default=0); ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--out', default=None)
     args = ap.parse_args(argv)
@@ -83,6 +86,8 @@ def main(argv=None):
     cntp = span_eval_frame(resolve_data_dir(None), 0, args.seed, part='dev' if args.part == 'dev' else 'test')
     non = load_dataset('cntp', 'non_toxic').sample(frac=1, random_state=0).text.tolist()
     tox, gold, neu = embedded_posts(cntp, non[:len(non) // 2] if args.part == 'dev' else non[len(non) // 2:], args.n, args.seed)
+    tox_end, gold_end, neu_end = embedded_posts(cntp, non[:len(non) // 2] if args.part == 'dev' else non[len(non) // 2:], args.n // 3,
+                                                args.seed + 1, 1900, 2100, at_end=True)
     y_cold, y_emb = long.label.to_numpy(), np.r_[np.ones(len(tox)), np.zeros(len(neu))]
     res = dict(part=args.part, model=args.model, max_length=base.max_length, threshold=base.threshold, n_cold_long=len(long),
                n_cold_long_toxic=int(y_cold.sum()), n_embedded=len(tox), mean_post_chars=float(np.mean([len(t) for t in tox])), rules={})
@@ -94,11 +99,18 @@ def main(argv=None):
         for pool, pc, pe in (('max', cm, em), ('mean', cmean, emean)):
             row[pool] = dict(cold_auroc=roc_auc_score(y_cold, pc), cold_f1=f1_score(y_cold, pc >= det.threshold),
                              cold_recall=float((pc[y_cold == 1] >= det.threshold).mean()),
+                             cold_fpr=float((pc[y_cold == 0] >= det.threshold).mean()),
                              emb_auroc=roc_auc_score(y_emb, pe), emb_recall=float((pe[:len(tox)] >= det.threshold).mean()),
                              emb_fpr=float((pe[len(tox):] >= det.threshold).mean()))
         out = det.predict(tox, progress=False)                     # classify, then explain: spans of flagged posts
         f1 = [char_f1([(s['start'], s['stop']) for s in r['spans']], g, len(r['text'])) for r, g in zip(out, gold) if r['label']]
         row['max'].update(emb_span_f1=float(np.mean(f1)) if f1 else 0.0, emb_span_hit=float(np.mean([x > 0 for x in f1])) if f1 else 0.0)
+        pe_end = det.proba(tox_end + neu_end)
+        out = det.predict(tox_end, progress=False)
+        f1 = [char_f1([(s['start'], s['stop']) for s in r['spans']], g, len(r['text'])) for r, g in zip(out, gold_end)]
+        row['max'].update(end_recall=float((pe_end[:len(tox_end)] >= det.threshold).mean()), end_fpr=float((pe_end[len(tox_end):] >= det.threshold).mean()),
+                          end_auroc=roc_auc_score(np.r_[np.ones(len(tox_end)), np.zeros(len(neu_end))], pe_end),
+                          end_span_f1=float(np.mean(f1)), end_span_hit=float(np.mean([x > 0 for x in f1])))
         row.update(windows_per_post=n_win / len(tox + neu), seconds=round(time.perf_counter() - t0, 1))
         res['rules'][rule] = row
         print(rule, json.dumps({k: {kk: round(vv, 3) for kk, vv in v.items()} if isinstance(v, dict) else v for k, v in row.items()}), flush=True)

@@ -191,6 +191,7 @@ def write_pages(pages: Path) -> tuple[list, list[Chapter]]:
     if pages.exists(): shutil.rmtree(pages)
     (pages/'api').mkdir(parents=True)
     shutil.copytree(root/'scripts'/'docs_assets', pages/'assets')
+    if (root/'nbs'/'images').is_dir(): shutil.copytree(root/'nbs'/'images', pages/'images')   # pictures the chapters show
     chs = [Chapter(nb, pages) for nb in chapters()]
     links = doc_links(chs)
     for c in chs: (pages/f'{c.page}.md').write_text(c.markdown(links), encoding='utf-8')

@@ -64,6 +64,9 @@ def _commands(d: Path, g: Path) -> dict:
         'benchmarks/llm_speed.py': ['--layers', 1, '--limit', 2, '--batch-sizes', 1, '--tasks', 'classify', '--threads', 1],
         'benchmarks/decoder_step.py': ['--layers', 1, '--hidden', 64, '--vocab', 300, '--batch-size', 2, '--seq-len', 12, '--reason-len', 8,
                                        '--steps', 1, '--warmup-steps', 0, '--lora', 4, '--device', 'cpu', '--threads', 1],
+        'benchmarks/inference_paths.py': ['--model', d/'clf', '--limit', 12, '--batch-size', 4, '--repeats', 1, '--serve-requests', 1,
+                                          '--threshold', 'median', '--threads', 1],
+        'experiments/long_texts.py': ['--model', d/'clf', '--n', 6, '--rules', 'truncate,fixed/16,sentence/16', '--threads', 1],
     }
 
 
@@ -154,6 +157,21 @@ def test_table2_small(runs):
 def test_llm_speed(runs):
     res = result(runs, 'llm_speed')
     assert res['rows'] and all(r['task'] == 'classify' and r['batch_size'] == 1 and r['texts'] == 2 for r in res['rows']), res['rows']
+
+
+def test_inference_paths(runs):
+    res = result(runs, 'inference_paths')
+    assert [(r['share'], r['path']) for r in res['rows'][:4]] == [(0.05, p) for p in ('explain-all', 'classify-then-explain', 'classify-then-explain + int8', 'proba only')]
+    assert len(res['rows']) == 16 and all(r['n_texts'] == 12 for r in res['rows'][:12]) and res['rows'][0]['over_explain_all'] == 1.0
+    assert len(res['int8_curve']['rows']) == 5 and [s['clients'] for s in res['serve']] == [1, 16] and set(res['goals']) == {
+        'cte_10pct_ge_1_7', 'int8_10pct_ge_2_5', 'int8_agreement_ge_0_995'}
+
+
+def test_long_texts(runs):
+    res = result(runs, 'long_texts')
+    assert list(res['rules']) == ['truncate', 'fixed/16', 'sentence/16'] and res['n_embedded'] == 6 and res['n_cold_long'] > 0
+    assert res['rules']['truncate']['windows_per_post'] == 1.0 and res['rules']['fixed/16']['windows_per_post'] > 1
+    assert {'end_recall', 'end_span_hit', 'emb_span_hit', 'cold_fpr'} <= set(res['rules']['sentence/16']['max'])
 
 
 def test_every_script_is_smoke_run():

@@ -67,7 +67,7 @@ def toxic_class(label_names, toxic_label=None) -> int:
     return hits[0] if len(hits) == 1 else 1
 
 # %% ../nbs/07_detector.ipynb #7f57e6e2
-SPAN_METHODS, LONG_TEXTS, WINDOW_RULES = ('bicse', 'topk'), ('windows', 'truncate'), ('fixed', 'sentences')
+SPAN_METHODS, LONG_TEXTS, WINDOW_RULES = ('bicse', 'topk'), ('windows', 'truncate'), ('fixed', 'sentences', 'sentence')
 
 class Detector:
     "A toxicity classifier that returns, per text, its label, P(toxic), toxic character spans and per-character saliency; texts longer than `max_length` tokens are read in windows (`long_texts`, `window_rule`, `window_length`, `overlap`: below)."
@@ -132,16 +132,16 @@ def fixed_windows(n:int, size:int, overlap:int) -> list[tuple[int,int]]:
     step = max(1, size - overlap)
     return [(a, a + size) for a in range(0, n - size, step)] + [(n - size, n)]
 
-def sentence_windows(text:str, offsets, size:int) -> list[tuple[int,int]]:
-    "Half-open token ranges of at most `size` tokens holding whole sentences (a token ending in 。！？!?；;… or a newline ends one), packed greedily; a sentence longer than `size` is cut by `fixed_windows` (half overlap)."
+def sentence_windows(text:str, offsets, size:int, pack:bool=True, overlap:int=None) -> list[tuple[int,int]]:
+    "Half-open token ranges of at most `size` tokens holding whole sentences (a token ending in 。！？!?；;… or a newline ends one): packed greedily, or one sentence each (`pack=False`); a sentence longer than `size` is cut by `fixed_windows` (`overlap`, default half a window)."
     n = len(offsets)
     ends = [i + 1 for i, (a, b) in enumerate(offsets) if b > a and text[b - 1] in SENTENCE_ENDS and i + 1 < n] + [n]
     out, start, prev = [], 0, 0
     for e in ends:
-        if e - start <= size: prev = e; continue
+        if e - start <= size and (pack or prev == start): prev = e; continue
         if prev > start: out.append((start, prev)); start = prev
         if e - start > size:
-            out += [(start + a, start + b) for a, b in fixed_windows(e - start, size, size // 2)]; start = e
+            out += [(start + a, start + b) for a, b in fixed_windows(e - start, size, size // 2 if overlap is None else overlap)]; start = e
         prev = e
     if prev > start or not out: out.append((start, prev))
     return out
@@ -161,10 +161,11 @@ def _special_ends(tokenizer) -> tuple[list,list]:
 
 @patch
 def token_windows(self:Detector, text:str, offsets) -> list[tuple[int,int]]:
-    "The windows (half-open token ranges) a text with token `offsets` (n,) is read in, by `window_rule`: at most `window_length` tokens with the special ones; `overlap` tokens shared (default: half a window)."
+    "The windows (half-open token ranges) a text with token `offsets` (n,) is read in, by `window_rule` ('fixed', 'sentences' packed, one 'sentence' each): at most `window_length` tokens with the special ones; `overlap` tokens shared where fixed windows cut (default: half a window)."
     size = self.window_length - sum(map(len, _special_ends(self.tokenizer)))
-    if self.window_rule == 'sentences': return sentence_windows(text, offsets, size)
-    return fixed_windows(len(offsets), size, size // 2 if self.overlap is None else self.overlap)
+    overlap = size // 2 if self.overlap is None else self.overlap
+    if self.window_rule == 'fixed': return fixed_windows(len(offsets), size, overlap)
+    return sentence_windows(text, offsets, size, pack=self.window_rule == 'sentences', overlap=overlap)
 
 # %% ../nbs/07_detector.ipynb #aa42516c
 @patch

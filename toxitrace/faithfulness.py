@@ -11,6 +11,7 @@ __all__ = ['REMOVALS', 'AOPC_BINS', 'RUN_STAGES', 'fill_token_id', 'replace_toke
            'run_detectors']
 
 # %% ../nbs/13_faithfulness.ipynb #78f6326f
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -202,7 +203,8 @@ def faithfulness_report(detector, texts, spans=None, method:str=None, seed=0, n_
     if method not in (None, *SPAN_METHODS): raise ValueError(f"span method must be one of {SPAN_METHODS}, not {method!r}")
     if removal not in REMOVALS: raise ValueError(f"removal must be one of {REMOVALS}, not {removal!r}")
     texts = list(texts)
-    scored = detector.score(texts, batch_size, progress) if spans is None or aopc_bins else None
+    truncating = copy.copy(detector); truncating.long_texts = 'truncate'     # scored on the tokens `encode_texts` keeps below
+    scored = truncating.score(texts, batch_size, progress) if spans is None or aopc_bins else None
     if spans is None: spans = [detector.char_spans(ts, method) for ts in scored]
     enc = encode_texts(detector.tokenizer, texts, detector.max_length)
     df = faithfulness_scores(detector, enc, span_token_masks(enc, spans), [ts.scores for ts in scored] if aopc_bins else None,
