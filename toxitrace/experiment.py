@@ -43,12 +43,15 @@ LABEL_VARIANTS = dict(toxitrace_gold=dict(refiner='gold'), toxitrace_goldstate=d
                       **{f'toxitrace_degraded{f}': dict(refiner=f'degraded:{f}') for f in (55, 65, 80)})
 VARIANTS.update(LABEL_VARIANTS)                  # issue #25's label sources (08a_gold); not in the default grid
 OPT_IN_VARIANTS = {*LABEL_VARIANTS, 'only_dataset', 'two_stage', 'two_stage_toxitrace', 'ce_only_lora8', 'toxitrace_lora8', 'toxitrace_lora8_emb'}   # run only when a config names them
+
+# %% ../nbs/15_experiment.ipynb #2f760f2e
 WARMUP_FIELDS = ('init', 'lexicon_stage', 'lora', 'lora_alpha', 'lora_dropout', 'lora_targets', 'lora_scope', 'dtype', 'augment')
 
 def own_warmup(variant:str) -> bool:
     "Whether a variant changes the warm-up (LoRA, the lexicon stage, ...), so trains its own instead of sharing the grid's first one."
     return bool(set(VARIANTS[variant]) & set(WARMUP_FIELDS))
 
+# %% ../nbs/15_experiment.ipynb #fb30d081
 @dataclass
 class ExperimentConfig:
     "A grid of `train_toxitrace` runs: every data set × seed × variant (× warm-up epochs, for Figure 3's sweep)."

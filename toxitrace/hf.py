@@ -65,6 +65,7 @@ def _hub_card(folder:Path, repo_id:str) -> str:
     if metrics and metrics.get('scores'): scores, command = metrics['scores'].get(meta.get('metadata', {}).get('stage')), metrics.get('command')
     return model_card(meta, run or meta.get('metadata', {}).get('run'), scores, command, name=repo_id, ref=repo_id)
 
+# %% ../nbs/04b_hf.ipynb #c32f8885
 def push_to_hub(model_dir, repo_id:str, private:bool=False, commit_message:str=None, api_class=None) -> str:
     "Upload the classifier folder `model_dir` to the hub model repository `repo_id` with the token in `HF_TOKEN`, from a staging copy with the hub's model card (the folder itself is not changed); the commit URL. `api_class`: `HfApi` (a stand-in in tests)."
     folder = Path(model_dir)

@@ -296,6 +296,7 @@ def last_token(h, attention_mask=None):
     pos = (torch.arange(h.shape[1], device=h.device) * attention_mask.to(h.device)).argmax(-1)
     return h[torch.arange(len(h), device=h.device), pos]
 
+# %% ../nbs/04_model.ipynb #b9d973a7
 class HFSequenceClassifier(nn.Module):
     "A transformers `*ForSequenceClassification` model behind `ToxicityClassifier`'s interface; logits (B, n_classes). `peft`: the `PeftModel` whose LoRA layers sit inside `model`, if any."
     def __init__(self, model, peft=None):
@@ -334,7 +335,6 @@ class HFSequenceClassifier(nn.Module):
             out = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, output_hidden_states=self.training)
             if self.training: self.dropout(out.hidden_states[-1][:, 0])
             return out.logits.float()
-
 
 # %% ../nbs/04_model.ipynb #60d5cbb9
 HUB_LICENCES = {'Apache-2.0': 'apache-2.0', 'MIT': 'mit', 'CC BY-NC-ND 4.0': 'cc-by-nc-nd-4.0', 'CC BY-NC 4.0': 'cc-by-nc-4.0'}

@@ -267,6 +267,7 @@ const q = new URLSearchParams(location.search).get('text');
 if (q) { $('texts').value = q; detect(); }
 </script></body></html>'''
 
+# %% ../nbs/07c_serve.ipynb #6700a69e
 def add_page(app):
     "Register `GET /`, the page (`PAGE_HTML`), on the FastAPI `app` (or the app `create_app` wraps); returns `app`."
     from fastapi.responses import HTMLResponse
