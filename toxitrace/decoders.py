@@ -13,6 +13,7 @@ __all__ = ['LORA_SCOPES', 'DECODER_TARGETS', 'ADAPT_FIELDS', 'DTYPES', 'TABLE_XI
 import json
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from .model import HFSequenceClassifier, is_decoder, load_classifier, load_tokenizer, resolve_device
@@ -122,9 +123,8 @@ def open_init(name_or_path, seed:int=0):
 TABLE_XI = dict(epochs=4, bs=1, grad_accum=8, lr=5e-5, stage2_lr=2e-5, max_length=1024, max_grad_norm=1.0, dtype='bfloat16', lora=8, lora_alpha=16)
 LEXICON_QUESTION = '“{term}”在中文网络语境中是什么意思？'
 
-def lexicon_entries(data_dir=None) -> 'pd.DataFrame':
+def lexicon_entries(data_dir=None) -> pd.DataFrame:
     "The STATE coded-hate-term lexicon (`state_toxicn/lexicon.json`) as a frame term, category, definition: one row per term (its first entry)."
-    import pandas as pd
     from toxitrace.data import resolve_data_dir
     path = resolve_data_dir(data_dir)/'state_toxicn'/'lexicon.json'
     terms = json.loads(path.read_text(encoding='utf-8'))['terms']
