@@ -1,6 +1,6 @@
 """`toxitrace serve` as a user runs it: a real process on 127.0.0.1, asked with curl (or httpx), stopped with SIGTERM while a
 request is in flight, which still gets its answer before the process exits. Bounded: every wait has a deadline."""
-import json, re, shlex, shutil, signal, socket, subprocess, sys, threading, time
+import json, re, shlex, shutil, signal, subprocess, threading, time
 from pathlib import Path
 
 import httpx
@@ -8,31 +8,17 @@ import httpx
 from toxitrace.model import ToxicityClassifier, save_classifier
 from toxitrace.test_utils import tiny_char_bert
 
-CLI = 'import sys; from toxitrace.cli import main; sys.exit(main())\n'
+from serve_process import start_serve, stop
+
 TEXTS = ['你真是个蠢货', '今天天气不错', '滚回你老家去吧']
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 
 def test_serve_answers_curl_and_finishes_in_flight_requests_on_sigterm(tmp_path):
     enc, tok = tiny_char_bert(TEXTS)
     save_classifier(tmp_path/'clf', ToxicityClassifier(enc), tok, max_length=32)
     (tmp_path/'clf'/'threshold.json').write_text(json.dumps(dict(threshold=0.25)))
-    (tmp_path/'cli.py').write_text(CLI)
-    port = _free_port()
-    url = f'http://127.0.0.1:{port}'
-    proc = subprocess.Popen([sys.executable, str(tmp_path/'cli.py'), 'serve', '--model', str(tmp_path/'clf'), '--port', str(port),
-                             '--max-wait-ms', '2000'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc, url = start_serve(tmp_path, tmp_path/'clf', '--max-wait-ms', '2000')
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            assert proc.poll() is None, proc.stdout.read()
-            try:
-                if httpx.get(url + '/healthz', timeout=1).status_code == 200: break
-            except httpx.TransportError: time.sleep(0.2)
         health = httpx.get(url + '/healthz', timeout=5).json()
         assert health['status'] == 'ok' and health['threshold'] == 0.25          # the stored threshold is used
         body = json.dumps(dict(texts=TEXTS, spans=True), ensure_ascii=False)
@@ -53,8 +39,7 @@ def test_serve_answers_curl_and_finishes_in_flight_requests_on_sigterm(tmp_path)
         t.join(60)
         assert answer['r'].status_code == 200 and answer['r'].json()['results'][0]['text'] == TEXTS[0]
         assert proc.wait(timeout=60) in (0, -signal.SIGTERM)   # uvicorn re-raises the signal once it has shut down
-    finally:
-        if proc.poll() is None: proc.kill(); proc.wait(timeout=30)
+    finally: stop(proc)
 
 
 def _readme_curl() -> str:
@@ -71,24 +56,15 @@ def test_readme_curl_example_answers_200(tmp_path):
     assert ' -d ' in cmd and 'content-type' not in cmd.lower()          # the case this test is for: no JSON content type given
     enc, tok = tiny_char_bert(TEXTS)
     save_classifier(tmp_path/'clf', ToxicityClassifier(enc), tok, max_length=32)
-    (tmp_path/'cli.py').write_text(CLI)
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(tmp_path/'cli.py'), 'serve', '--model', str(tmp_path/'clf'), '--port', str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc, url = start_serve(tmp_path, tmp_path/'clf')
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            assert proc.poll() is None, proc.stdout.read()
-            try:
-                if httpx.get(f'http://127.0.0.1:{port}/healthz', timeout=1).status_code == 200: break
-            except httpx.TransportError: time.sleep(0.2)
-        args = [a.replace('localhost:8000', f'127.0.0.1:{port}') for a in shlex.split(cmd)]
+        args = [a.replace('localhost:8000', url.removeprefix('http://')) for a in shlex.split(cmd)]
         body = args[args.index('-d') + 1].encode()
         if shutil.which('curl'):
             out = subprocess.run([*args, '-w', '\n%{http_code}'], capture_output=True, text=True, timeout=60).stdout
             text, status = out.rsplit('\n', 1)
         else:                                                             # what curl -d sends: POST, form content type, the bytes as given
-            r = httpx.post(f'http://127.0.0.1:{port}/v1/detect', content=body, timeout=60,
+            r = httpx.post(url + '/v1/detect', content=body, timeout=60,
                            headers={'content-type': 'application/x-www-form-urlencoded', 'accept': '*/*'})
             text, status = r.text, str(r.status_code)
         assert status == '200', text
@@ -96,5 +72,4 @@ def test_readme_curl_example_answers_200(tmp_path):
         assert [r['text'] for r in res] == json.loads(body)['texts']
         assert all({'text', 'label', 'label_name', 'prob_toxic', 'spans', 'truncated', 'flags'} == set(r) for r in res)
         assert all(0 <= r['prob_toxic'] <= 1 and r['label'] in (0, 1) for r in res)
-    finally:
-        if proc.poll() is None: proc.terminate(); proc.wait(timeout=30)
+    finally: stop(proc)

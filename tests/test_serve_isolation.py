@@ -2,7 +2,7 @@
 fails no one else's request (a bounded load test), bad options are refused at start-up, a trickled body gets 408,
 requests still queued after the SIGTERM grace get 503 + Retry-After, a bearer token and the Host check guard the API,
 and /docs loads nothing from outside. Every wait has a deadline."""
-import json, os, re, signal, socket, subprocess, sys, threading, time
+import json, os, re, signal, socket, subprocess, threading, time
 
 import httpx
 import pytest
@@ -10,13 +10,9 @@ import pytest
 from toxitrace.model import ToxicityClassifier, save_classifier
 from toxitrace.test_utils import tiny_char_bert
 
-CLI = 'import sys; from toxitrace.cli import main; sys.exit(main())\n'
+from serve_process import CLI, free_port as _free_port, serve_command, start_serve, stop as _stop
+
 TEXTS = ['你真是个蠢货', '今天天气不错', '滚回你老家去吧', '谢谢你的帮助！', '这个人脑子有病', '我们一起去吃饭']
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 
 @pytest.fixture(scope='module')
@@ -28,33 +24,12 @@ def model(tmp_path_factory):
     return d
 
 
-def _cmd(d, *args):
-    return [sys.executable, str(d/'cli.py'), 'serve', '--model', str(d/'clf'), *args]
+def _cmd(d, *args): return serve_command(d, d/'clf', *args)
 
 
 def _serve(d, *args, env=None):
-    "A started `serve` process and its URL (waits until it answers, at most 120 s); its log goes to a file (a pipe nobody reads would fill and stall it)."
-    port = _free_port()
-    log = open(d/f'serve-{port}.log', 'w+', encoding='utf-8')
-    proc = subprocess.Popen(_cmd(d, '--port', str(port), *args), stdout=log, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, 'OMP_NUM_THREADS': '1', **(env or {})})
-    proc.log = log
-    url, deadline = f'http://127.0.0.1:{port}', time.time() + 120
-    while time.time() < deadline:
-        assert proc.poll() is None, _stop(proc)
-        try:
-            if httpx.get(url + '/healthz', timeout=1).status_code in (200, 400): return proc, url   # 400: a Host it does not accept
-        except httpx.TransportError: time.sleep(0.2)
-    _stop(proc); raise AssertionError('serve did not start')
-
-
-def _stop(proc) -> str:
-    "Stop `proc` (SIGTERM, then SIGKILL after 60 s); its log."
-    if proc.poll() is None: proc.terminate()
-    try: proc.wait(timeout=60)
-    except subprocess.TimeoutExpired: proc.kill(); proc.wait(timeout=30)
-    proc.log.seek(0)
-    return proc.log.read()
+    "A started `serve` process and its URL; 400 counts as started (a Host it does not accept)."
+    return start_serve(d, d/'clf', *args, env=env, ready=(200, 400))
 
 
 def _post(url, texts, timeout=30, headers=None):

@@ -4,7 +4,7 @@ the scripts ran: the spans the API returns for that text are highlighted (`<mark
 the label and P(toxic) are shown, and the page asks nothing from outside 127.0.0.1 (no CDN: it works offline).
 A screenshot is taken too; `TOXITRACE_SCREENSHOTS=DIR` keeps it (the serve chapter shows `nbs/images/serve_page.png`,
 taken this way). Chromium as in `test_docs_site.py`: skipped without it, except under CI, where it fails."""
-import html, json, os, re, shutil, socket, subprocess, sys, time, urllib.parse
+import html, os, re, shutil, subprocess, urllib.parse
 from pathlib import Path
 
 import httpx, pytest, torch
@@ -12,11 +12,12 @@ import httpx, pytest, torch
 from toxitrace.model import ToxicityClassifier, save_classifier
 from toxitrace.test_utils import tiny_char_bert
 
+from serve_process import start_serve, stop
+
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 IN_CI = os.environ.get('CI', '').lower() not in ('', '0', 'false', 'no')
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync']
-CLI = 'import sys; from toxitrace.cli import main; sys.exit(main())\n'
 TOY = ['你真是个蠢货', '今天天气不错', '滚回你老家去吧', '谢谢你的帮助！', '这个人脑子有病', '我们一起去吃饭']
 LINES = ['今天天气不错', '你真是个蠢货，滚回你老家去吧']                           # two texts, one a line, as a person pastes them
 TEXT = '\n'.join(LINES)
@@ -33,28 +34,14 @@ def toy_model(folder: Path):
         opt.zero_grad(); loss.backward(); opt.step()
     save_classifier(folder, model.eval(), tok, max_length=32)
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
 def test_page_highlights_the_spans_in_chromium(tmp_path):
     if CHROMIUM is None:
         msg = 'chromium is not installed (Debian: apt-get install -y chromium fonts-noto-cjk; .ci/run does it)'
         if IN_CI: pytest.fail(msg + ': under CI the page must be tested')
         pytest.skip(msg)
     toy_model(tmp_path/'clf')
-    (tmp_path/'cli.py').write_text(CLI)
-    port = _free_port()
-    base = f'http://127.0.0.1:{port}'
-    proc = subprocess.Popen([sys.executable, str(tmp_path/'cli.py'), 'serve', '--model', str(tmp_path/'clf'), '--port', str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc, base = start_serve(tmp_path, tmp_path/'clf')
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            assert proc.poll() is None, proc.stdout.read()
-            try:
-                if httpx.get(base + '/healthz', timeout=1).status_code == 200: break
-            except httpx.TransportError: time.sleep(0.2)
         calm, want = httpx.post(base + '/v1/detect', json=dict(texts=LINES, spans=True), timeout=60).json()['results']
         assert (calm['label'], want['label']) == (0, 1) and want['spans'], (calm, want)   # the toy model flags one: something to show
         page = httpx.get(base + '/', timeout=10).text
@@ -75,5 +62,4 @@ def test_page_highlights_the_spans_in_chromium(tmp_path):
         assert shot.returncode == 0 and png.stat().st_size > 5000, shot.stderr[-2000:]
         if keep := os.environ.get('TOXITRACE_SCREENSHOTS'):
             Path(keep).mkdir(parents=True, exist_ok=True); shutil.copy(png, Path(keep)/png.name)
-    finally:
-        if proc.poll() is None: proc.kill(); proc.wait(timeout=30)
+    finally: stop(proc)
