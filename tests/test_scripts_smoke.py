@@ -38,6 +38,14 @@ def _setup(d: Path) -> Path:
     for rel in ('ce_only/warmup', 'ce_only/joint', 'toxitrace/joint'):
         (g/rel).parent.mkdir(parents=True, exist_ok=True); (g/rel).symlink_to(d/'clf')
     (g/'toxitrace'/'config.json').write_text(json.dumps(dict(config=dict(variant='toxitrace', smoke=True))))
+    import pandas as pd                     # run folders as toxicn_ceiling_analysis reads them: the run's config and its weak labels
+    from toxitrace.cusa import save_annotations
+    cn = load_dataset('cntp', 'toxic', DATA).head(3)
+    ann = pd.DataFrame(dict(text=[*cn.text, '普通的一句话'], label=[1, 1, 1, 0], cue_spans=[[(0, 2)]] * 4,
+                            spans=[*cn.spans.map(list), []], has_label=[True, True, False, True], prob_toxic=[.9, .8, .7, .1]))   # gold as labels, one toxic text unlabelled
+    cfg = dict(dataset='toxicn', cntp_in_train=True, cntp_sample='natural', train_size=20, valid_size=10, test_size=10, span_eval_size=0)
+    for m in ('ce_only', 'toxitrace'):
+        save_annotations(ann, g/m/'cues_refined.jsonl'); (g/m/'metrics.json').write_text(json.dumps(cfg))
     data, report = tagger_training_data(DATA)
     enc, tok = tiny_char_bert(texts)
     save_tagger(d/'tagger', SpanTagger(enc, TAGGER_DEFAULTS['kinds']), tok,
@@ -66,6 +74,7 @@ def _commands(d: Path, g: Path) -> dict:
                                        '--steps', 1, '--warmup-steps', 0, '--lora', 4, '--device', 'cpu', '--threads', 1],
         'benchmarks/inference_paths.py': ['--model', d/'clf', '--limit', 12, '--batch-size', 4, '--repeats', 1, '--serve-requests', 1,
                                           '--threshold', 'median', '--threads', 1],
+        'experiments/toxicn_ceiling_analysis.py': [g.parent, '--seeds', 0, '--models', 'warmup', 'ce_only', 'toxitrace', '--limit', 6, '--threads', 1],
         'experiments/long_texts.py': ['--model', d/'clf', '--n', 6, '--rules', 'truncate,fixed/16,sentence/16', '--threads', 1],
     }
 
@@ -172,6 +181,17 @@ def test_long_texts(runs):
     assert list(res['rules']) == ['truncate', 'fixed/16', 'sentence/16'] and res['n_embedded'] == 6 and res['n_cold_long'] > 0
     assert res['rules']['truncate']['windows_per_post'] == 1.0 and res['rules']['fixed/16']['windows_per_post'] > 1
     assert {'end_recall', 'end_span_hit', 'emb_span_hit', 'cold_fpr'} <= set(res['rules']['sentence/16']['max'])
+
+
+def test_toxicn_ceiling_analysis(runs):
+    res = result(runs, 'toxicn_ceiling_analysis')
+    rows = {r['model']: r for r in res['rows']}
+    assert list(rows) == ['ce_only', 'toxitrace', 'warmup'] and rows['warmup']['labels'] is None
+    lab = rows['toxitrace']['labels']         # the gold spans given as labels score 1 against the gold; the unlabelled one is left out
+    assert (lab['toxic_texts'], lab['with_gold'], lab['labelled_with_gold'], lab['labels_overlap_f1'], lab['labels_char_f1']) == (3, 3, 2, 1.0, 1.0)
+    t = rows['ce_only']['threshold']
+    assert t['threshold'] in res['thresholds'] and rows['ce_only']['dev']['n'] == 6
+    assert t['valid_at_best']['macro_f1'] >= t['valid_at_05']['macro_f1']      # chosen to maximise it (0.5 is a candidate)
 
 
 def test_every_script_is_smoke_run():
