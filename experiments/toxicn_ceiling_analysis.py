@@ -72,23 +72,27 @@ def main(argv=None):
     from toxitrace.evaluation import evaluate_classifier
     from toxitrace.gold import GoldRefiner
     from toxitrace.model import load_classifier
-    from toxitrace.pipeline import held_out_dev, resolve_config, run_data
+    from dataclasses import fields
+    from toxitrace.pipeline import ToxiTraceConfig, held_out_dev, resolve_config, run_data
     from toxitrace.data import data_record
     from toxitrace.runs import run_record, update_json
     gold, new, frames = GoldRefiner(), [], {}
     cut = lambda df: df.sample(a.limit, random_state=0) if a.limit and a.limit < len(df) else df
     for (seed, model), (clf, run) in todo.items():
         t0 = time.time()
-        cfg = json.loads((run/'metrics.json').read_text(encoding='utf-8'))
+        metrics = json.loads((run/'metrics.json').read_text(encoding='utf-8'))
         if seed not in frames:
-            c = resolve_config({k: v for k, v in cfg.items() if k in resolve_config()})
+            c = resolve_config({k: v for k, v in metrics['config'].items() if k in {f.name for f in fields(ToxiTraceConfig)}})
             fr = run_data(c)
             frames[seed] = dict(valid=cut(fr['valid']), test=cut(fr['test']), cntp=cut(held_out_dev(c['data_dir'], 0, seed)))
         m, tok, meta = load_classifier(clf)
         det = Detector(m, tok, max_length=meta['max_length'])
         dev = evaluate_classifier(m, tok, dict(cntp=frames[seed]['cntp']), meta['max_length'])['cntp_spans']
-        row = dict(seed=seed, model=model, dev={k: dev[k] for k in ('n', 'overlap_f1', 'char_f1', 'saliency_on_gold')},
-                   threshold=threshold_study(det, frames[seed]),
+        th = threshold_study(det, frames[seed])
+        own = ((metrics.get('scores') or {}).get('warmup' if model == 'warmup' else 'joint') or {}).get('test')
+        if own and not a.limit and abs(own['macro_f1'] - th['test_at_05']['macro_f1']) > 1e-6:   # the run's own frames, or a wrong reading
+            sys.exit(f"toxicn_ceiling_analysis: error: {clf}: test Macro-F1 at 0.5 is {th['test_at_05']['macro_f1']:.6f} here, {own['macro_f1']:.6f} in its run")
+        row = dict(seed=seed, model=model, dev={k: dev[k] for k in ('n', 'overlap_f1', 'char_f1', 'saliency_on_gold')}, threshold=th,
                    labels=None if model == 'warmup' else label_quality(run, gold), seconds=round(time.time() - t0, 1))
         new.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != 'threshold'}), flush=True)

@@ -45,7 +45,7 @@ def _setup(d: Path) -> Path:
                             spans=[*cn.spans.map(list), []], has_label=[True, True, False, True], prob_toxic=[.9, .8, .7, .1]))   # gold as labels, one toxic text unlabelled
     cfg = dict(dataset='toxicn', cntp_in_train=True, cntp_sample='natural', train_size=20, valid_size=10, test_size=10, span_eval_size=0)
     for m in ('ce_only', 'toxitrace'):
-        save_annotations(ann, g/m/'cues_refined.jsonl'); (g/m/'metrics.json').write_text(json.dumps(cfg))
+        save_annotations(ann, g/m/'cues_refined.jsonl'); (g/m/'metrics.json').write_text(json.dumps(dict(config=cfg)))
     data, report = tagger_training_data(DATA)
     enc, tok = tiny_char_bert(texts)
     save_tagger(d/'tagger', SpanTagger(enc, TAGGER_DEFAULTS['kinds']), tok,
