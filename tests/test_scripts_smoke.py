@@ -67,6 +67,8 @@ def _commands(d: Path, g: Path) -> dict:
         'benchmarks/inference_paths.py': ['--model', d/'clf', '--limit', 12, '--batch-size', 4, '--repeats', 1, '--serve-requests', 1,
                                           '--threshold', 'median', '--threads', 1],
         'experiments/long_texts.py': ['--model', d/'clf', '--n', 6, '--rules', 'truncate,fixed/16,sentence/16', '--threads', 1],
+        'experiments/state_encoder.py': ['--encoder', d/'tagger', '--seeds', 0, 1, '--train-size', 8, '--epochs', 1, '--layers', 1,
+                                         '--models', d/'state-models', '--threads', 1],
     }
 
 
@@ -172,6 +174,14 @@ def test_long_texts(runs):
     assert list(res['rules']) == ['truncate', 'fixed/16', 'sentence/16'] and res['n_embedded'] == 6 and res['n_cold_long'] > 0
     assert res['rules']['truncate']['windows_per_post'] == 1.0 and res['rules']['fixed/16']['windows_per_post'] > 1
     assert {'end_recall', 'end_span_hit', 'emb_span_hit', 'cold_fpr'} <= set(res['rules']['sentence/16']['max'])
+
+
+def test_state_encoder(runs):
+    res = result(runs, 'state_encoder')
+    from toxitrace.state import STATE_COLS
+    assert [r['seed'] for r in res['runs']] == [0, 1] and (res['train_posts'], res['dev_posts']) == (8, 800)
+    assert list(res['mean']) == list(res['std']) == STATE_COLS and all(0 <= v <= 100 for v in res['mean'].values())
+    assert all(abs(res['mean'][c] - (res['runs'][0]['row'][c] + res['runs'][1]['row'][c]) / 2) < 0.006 for c in STATE_COLS)
 
 
 def test_every_script_is_smoke_run():

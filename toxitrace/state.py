@@ -38,9 +38,9 @@ __all__ = ['STATE_DEV_SIZE', 'STATE_SEED', 'STATE_SPLIT_RULES', 'STATE_GROUPS', 
            'state_table', 'state_request', 'parse_quad', 'parse_quads', 'llm_extract', 'span_gap', 'pair_by_proximity',
            'pair_features', 'LinearProba', 'PairLabeller', 'EncoderExtractor', 'train_encoder_extractor',
            'spans_as_quads', 'argument_scores', 'save_extractor', 'load_extractor', 'extract_all', 'state_train_errors',
-           'run_state_train', 'format_state_rows', 'format_state_train', 'state_texts', 'is_chat_spec',
-           'run_state_extract', 'format_state_extract', 'state_predictions', 'gold_for', 'run_state_score',
-           'format_state_score']
+           'run_state_train', 'format_state_rows', 'format_state_train', 'check_state_input', 'state_texts',
+           'is_chat_spec', 'run_state_extract', 'format_state_extract', 'state_predictions', 'gold_for',
+           'run_state_score', 'format_state_score']
 
 # %% ../nbs/12e_state.ipynb #2b094fb5
 STATE_DEV_SIZE, STATE_SEED = 800, 0
@@ -425,13 +425,18 @@ def format_state_train(res: dict) -> str:
 # %% ../nbs/12e_state.ipynb #f470d4c8
 STATE_PARTS = ('dev', 'train')
 
+def check_state_input(source):
+    "A one-line error unless `source` is 'state:dev', 'state:train' or an existing file."
+    if str(source).startswith('state:') and str(source)[6:] not in STATE_PARTS:
+        raise ValueError(f"--input {source!r}: the parts are {', '.join('state:' + p for p in STATE_PARTS)}")
+    if not str(source).startswith('state:') and not Path(source).is_file(): raise FileNotFoundError(f'--input {source}: no such file')
+
 def state_texts(source, text_column: str = 'text', data_dir=None) -> list[str]:
     "The posts of `source`: 'state:dev' / 'state:train' (the split's parts), else a file that `read_texts` reads."
+    check_state_input(source)
     if str(source).startswith('state:'):
-        part = str(source)[6:]
-        if part not in STATE_PARTS: raise ValueError(f"--input {source!r}: the parts are {', '.join('state:' + p for p in STATE_PARTS)}")
         train, dev, _ = state_splits(data_dir)
-        return (dev if part == 'dev' else train).text.tolist()
+        return (dev if source == 'state:dev' else train).text.tolist()
     return read_texts(source, text_column)
 
 def is_chat_spec(model) -> bool:
@@ -448,7 +453,7 @@ def run_state_extract(model, # an extractor folder (`state train`), a chat LLM s
     output = Path(output)
     if output.suffix.lower() != '.jsonl': raise ValueError(f'--output {output}: use a .jsonl file')
     if not str(input).startswith('state:') and output.resolve() == Path(input).resolve(): raise ValueError(f'--output {output} is the --input file')
-    check_writable(output)
+    check_state_input(input); check_writable(output)
     if is_chat_spec(model):
         llm = model if not isinstance(model, (str, Path)) else chat_llm(str(model), cache_path=output.with_name(output.stem + '.chat_cache.jsonl'), **(llm_options or {}))
         if hasattr(llm, 'check'): llm.check()
