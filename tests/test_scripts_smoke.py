@@ -76,6 +76,8 @@ def _commands(d: Path, g: Path) -> dict:
                                           '--threshold', 'median', '--threads', 1],
         'experiments/toxicn_ceiling_analysis.py': [g.parent, '--seeds', 0, '--models', 'warmup', 'ce_only', 'toxitrace', '--limit', 6, '--threads', 1],
         'experiments/long_texts.py': ['--model', d/'clf', '--n', 6, '--rules', 'truncate,fixed/16,sentence/16', '--threads', 1],
+        'experiments/state_encoder.py': ['--encoder', d/'tagger', '--seeds', 0, 1, '--train-size', 8, '--epochs', 1, '--layers', 1,
+                                         '--models', d/'state-models', '--threads', 1],
     }
 
 
@@ -192,6 +194,14 @@ def test_toxicn_ceiling_analysis(runs):
     t = rows['ce_only']['threshold']
     assert t['threshold'] in res['thresholds'] and rows['ce_only']['dev']['n'] == 6
     assert t['valid_at_best']['macro_f1'] >= t['valid_at_05']['macro_f1']      # chosen to maximise it (0.5 is a candidate)
+
+
+def test_state_encoder(runs):
+    res = result(runs, 'state_encoder')
+    from toxitrace.state import STATE_COLS
+    assert [r['seed'] for r in res['runs']] == [0, 1] and (res['train_posts'], res['dev_posts']) == (8, 800)
+    assert list(res['mean']) == list(res['std']) == STATE_COLS and all(0 <= v <= 100 for v in res['mean'].values())
+    assert all(abs(res['mean'][c] - (res['runs'][0]['row'][c] + res['runs'][1]['row'][c]) / 2) < 0.006 for c in STATE_COLS)
 
 
 def test_every_script_is_smoke_run():

@@ -244,6 +244,79 @@ COMMANDS.update(
     convert=Command('rewrite a classifier folder of the first format as a standard Hugging Face folder',
                     'Rewrite MODEL_DIR, written by toxitrace before the Hugging Face format (head.safetensors beside the encoder), in the current format: in place, or into --out.', _convert_args, 'toxitrace.hf:convert', lambda f, a: print(f'Converted {a.model_dir} -> {f(a.model_dir, a.out)}')))
 
+# %% ../nbs/16_cli.ipynb #6a85d77c
+def _llm_backend_args(p):
+    "The chat backend's options: --device, --dtype, --batch-size, --load-in (as `baseline`'s)."
+    p.add_argument('--device', default=None); p.add_argument('--dtype', default=None, help='hf: bf16, fp16 or fp32 (default: bf16 on GPU, fp32 on CPU)')
+    p.add_argument('--batch-size', type=int, default=None, help='hf: prompts per forward pass'); p.add_argument('--load-in', default=None, choices=['8bit', '4bit'], help='hf: bitsandbytes quantisation')
+
+def _state_args(p):
+    "The actions of `state` and their arguments."
+    sub = p.add_subparsers(dest='action', required=True, metavar='ACTION')
+    t = sub.add_parser('train', help='train the encoder extractor on STATE train minus the dev split, save it, score it on dev')
+    t.add_argument('--out', required=True, help='the extractor folder to write (with card.json and scores.json)')
+    t.add_argument('--encoder', default=None, help="an encoder folder or hub name (default: the small preset's)")
+    t.add_argument('--seed', type=int, default=0); t.add_argument('--epochs', type=int, default=2)
+    t.add_argument('--train-size', type=int, default=0, help='a seeded sample of the train part (0: all)')
+    t.add_argument('--layers', type=int, default=4, help="the encoder's first layers (default: 4, as 08b's tagger)")
+    t.add_argument('--threshold', type=float, default=0.5, help="the tagger's span threshold"); t.add_argument('--bs', type=int, default=16)
+    e = sub.add_parser('extract', help='quadruples of posts from an extractor folder or a chat LLM, as JSONL')
+    e.add_argument('model', metavar='MODEL_OR_LLM', help='an extractor folder (state train), or claude, claude:MODEL, hf:DIR, vllm:DIR')
+    e.add_argument('--input', required=True, help='.txt/.csv/.jsonl/.parquet of posts, or state:dev / state:train')
+    e.add_argument('--output', required=True, help='.jsonl to write (an LLM\'s reply cache goes beside it)')
+    e.add_argument('--shots', type=int, default=0, help='LLM: examples in the prompt, 0-2'); e.add_argument('--max-tokens', type=int, default=256)
+    e.add_argument('--text-column', default='text'); _llm_backend_args(e)
+    s = sub.add_parser('score', help="score a predictions JSONL on the dev split: five tasks, hard and soft, beside the paper's rows")
+    s.add_argument('pred', metavar='PRED.jsonl'); s.add_argument('--part', default='dev', choices=['dev', 'train'])
+    s.add_argument('--matching', default='greedy', choices=['greedy', 'maximum']); s.add_argument('--out', default=None, help='JSON file to write')
+    for q in (t, e, s): q.add_argument('--data-dir', default=None); q.add_argument('--no-progress', dest='progress', action='store_false')
+
+def _metatox_args(p):
+    "The actions of `metatox` and their arguments."
+    sub = p.add_subparsers(dest='action', required=True, metavar='ACTION')
+    b = sub.add_parser('build', help="build the meta-toxic knowledge graph from a data set's toxic training posts")
+    b.add_argument('--out', required=True, help='the graph folder (graph.json, card.json, the reply cache: a rerun resumes)')
+    b.add_argument('--threshold', type=float, default=0.9, help='entity resolution: cosine similarity to merge at')
+    d = sub.add_parser('detect', help='detect with the graph (metatox), similar training posts (rag) or nothing (vanilla)')
+    d.add_argument('--graph', default=None, help='a graph folder (metatox build); needed by --method metatox')
+    d.add_argument('--method', default='metatox', choices=['metatox', 'vanilla', 'rag'])
+    d.add_argument('--out', default=None, help='folder for the results JSON and the reply cache (default: the graph folder)')
+    for q in (b, d):
+        q.add_argument('--llm', required=True, help='the chat model: claude, claude:MODEL, hf:DIR, vllm:DIR')
+        q.add_argument('--dataset', default='cold', choices=['cold', 'toxicn'])
+        q.add_argument('--limit', type=int, default=0, help='a seeded sample of this many posts (0: all)'); q.add_argument('--seed', type=int, default=0)
+        q.add_argument('--encoder', default=None, help="the sentence encoder (default: the graph's, else the small preset's)")
+        _llm_backend_args(q); q.add_argument('--data-dir', default=None); q.add_argument('--no-progress', dest='progress', action='store_false')
+
+# %% ../nbs/16_cli.ipynb #f28a198c
+def _run_action(f, a, kwargs:dict):
+    "Run `run_<command>_<action>` of the module of handler `f` with `kwargs[action](a)` and print its `format_<command>_<action>`."
+    name = f'{a.command}_{a.action}'
+    module = importlib.import_module(f.__module__)
+    _printed(f'{f.__module__}:format_{name}', getattr(module, f'run_{name}')(**kwargs[a.action](a)))
+
+_STATE_KW = dict(
+    train=lambda a: dict(out=a.out, encoder=a.encoder, seed=a.seed, epochs=a.epochs, train_size=a.train_size, num_hidden_layers=a.layers,
+                         threshold=a.threshold, bs=a.bs, data_dir=a.data_dir, progress=a.progress),
+    extract=lambda a: dict(model=a.model, input=a.input, output=a.output, shots=a.shots, max_tokens=a.max_tokens, llm_options=_llm_options(a),
+                           text_column=a.text_column, data_dir=a.data_dir, progress=a.progress),
+    score=lambda a: dict(pred=a.pred, part=a.part, matching=a.matching, out=a.out, data_dir=a.data_dir))
+_METATOX_KW = dict(
+    build=lambda a: dict(llm=a.llm, out=a.out, dataset=a.dataset, limit=a.limit, seed=a.seed, encoder=a.encoder, threshold=a.threshold,
+                         llm_options=_llm_options(a), data_dir=a.data_dir, progress=a.progress),
+    detect=lambda a: dict(llm=a.llm, graph=a.graph, method=a.method, dataset=a.dataset, limit=a.limit, seed=a.seed, out=a.out, encoder=a.encoder,
+                          llm_options=_llm_options(a), data_dir=a.data_dir, progress=a.progress))
+
+COMMANDS.update(
+    state=Command("STATE ToxiCN quadruples: train the encoder extractor, extract with it or an LLM, score on the dev split",
+                  "train: the encoder extractor (toxitrace.state) on STATE train minus the dev split, saved with its card and dev scores; "
+                  "extract: quadruples of posts as JSONL from an extractor folder or a chat LLM; score: the five tasks, hard and soft, beside the STATE paper's rows.",
+                  _state_args, 'toxitrace.state:run_state_train', lambda f, a: _run_action(f, a, _STATE_KW)),
+    metatox=Command("MetaTox: build the meta-toxic knowledge graph with an LLM, detect with it (or the vanilla / RAG baselines)",
+                    "build: rationale, triplets, self-check and entity resolution over a data set's toxic training posts (resumable through the reply cache); "
+                    "detect: Acc, F1, PR-AUC and FPR on the test split, by option logits for local models and a constrained answer for Claude.",
+                    _metatox_args, 'toxitrace.metatox:run_metatox_build', lambda f, a: _run_action(f, a, _METATOX_KW)))
+
 # %% ../nbs/16_cli.ipynb #879427e9
 def build_parser(config_fields:bool=False) -> argparse.ArgumentParser:
     "The `toxitrace` argument parser, one subparser per `COMMANDS` entry; `config_fields` adds every `ToxiTraceConfig` field to `train` and `demo` (imports torch)."

@@ -295,6 +295,29 @@ def generate(self:HFChat, todo:dict):
         keys = order[i:i + self.batch_size]
         yield list(zip(keys, self.decode_batch([ids[k] for k in keys], [todo[k]['max_tokens'] for k in keys])))
 
+# %% ../nbs/03b_llm.ipynb #48b063e0
+@patch
+def option_logprobs(self:HFChat, requests:dict, options) -> dict:
+    "key -> log-probabilities `(len(options),)` of each option's first token as the next token after the request's prompt (log-softmax over the vocabulary; one forward pass per batch)."
+    import numpy as np, torch
+    check_requests(requests)
+    first = [self.tokenizer(str(o), add_special_tokens=False)['input_ids'][:1] for o in options]
+    if len(first) < 2 or not all(first) or len({f[0] for f in first}) < len(first):
+        raise ValueError(f'options {list(options)!r} must be two or more whose first tokens differ ({first})')
+    self.load()
+    ids = {k: self.tokenizer(self.render(r), add_special_tokens=False)['input_ids'] for k, r in requests.items()}
+    order, pad, out = sorted(ids, key=lambda k: len(ids[k])), self.tokenizer.pad_token_id, {}
+    for i in tqdm(range(0, len(order), self.batch_size), desc=f'{self.name} options', disable=not self.progress, leave=False):
+        keys = order[i:i + self.batch_size]
+        width = max(len(ids[k]) for k in keys)
+        x = torch.tensor([[pad] * (width - len(ids[k])) + ids[k] for k in keys], device=self.model.device)
+        mask = torch.tensor([[0] * (width - len(ids[k])) + [1] * len(ids[k]) for k in keys], device=self.model.device)
+        with torch.inference_mode():
+            z = self.model(input_ids=x, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0)).logits[:, -1].float()
+        lp = torch.log_softmax(z, -1)[:, [f[0] for f in first]].cpu().numpy()
+        out.update(zip(keys, lp.astype(np.float64)))
+    return {k: out[k] for k in requests}
+
 # %% ../nbs/03b_llm.ipynb #90558989
 class VLLMChat(ChatLLM):
     "A model served in-process by vLLM's offline engine (`vllm.LLM.chat`), greedy; needs the `vllm` package."

@@ -7,7 +7,7 @@ Docs: https://toxitrace.github.io/toxitrace/metatox.html.md"""
 # %% ../nbs/12f_metatox.ipynb #04102a87
 from __future__ import annotations
 
-import itertools, json, re
+import itertools, json, re, time
 from collections import Counter
 from pathlib import Path
 
@@ -15,18 +15,22 @@ import networkx as nx
 import numpy as np
 import torch
 
-from .runs import write_json_atomic
-from .model import encode_texts
+from .runs import check_writable, run_record, write_json_atomic
+from .data import TRAIN_DATASETS, data_record, load_dataset, resolve_data_dir, stratified_sample
+from .model import encode_texts, load_encoder
 from .llm import chat_key
 from .cusa import prompt_version
 from .evaluation import classification_scores, detection_scores
-from .baseline import ask_all
+from .baseline import _chat, ask_all
+from .state import _encoder_name
 
 # %% auto #0
 __all__ = ['RATIONALE_PROMPT', 'TRIPLET_PROMPT', 'CHECK_PROMPT', 'NER_PROMPT', 'DETECT_PROMPT', 'METATOX_VERSION', 'METHODS',
-           'ask_filled', 'parse_triplets', 'parse_keep', 'resolve_names', 'build_graph', 'build_metatox', 'save_graph',
-           'load_graph', 'map_nodes', 'path_triplets', 'cosine', 'rank_triplets', 'parse_choice', 'metatox_knowledge',
-           'rag_knowledge', 'metatox_detect', 'encoder_embed']
+           'fill_prompt', 'ask_filled', 'parse_triplets', 'parse_keep', 'resolve_names', 'build_graph', 'build_metatox',
+           'save_graph', 'load_graph', 'map_nodes', 'path_triplets', 'cosine', 'rank_triplets', 'parse_choice',
+           'metatox_knowledge', 'rag_knowledge', 'option_logprobs_of', 'metatox_detect', 'encoder_embed',
+           'metatox_errors', 'toxic_train_texts', 'run_metatox_build', 'format_metatox_build', 'run_metatox_detect',
+           'format_metatox_detect']
 
 # %% ../nbs/12f_metatox.ipynb #3fdf0498
 RATIONALE_PROMPT = ('下面的帖子已被确认为有害（仇恨或冒犯）内容。请用一两句话说明它为什么有害：指出触发有害性的词语、'
@@ -50,9 +54,13 @@ DETECT_PROMPT = '\n'.join([
 METATOX_VERSION = prompt_version('', '\x00'.join([RATIONALE_PROMPT, TRIPLET_PROMPT, CHECK_PROMPT, NER_PROMPT, DETECT_PROMPT]), 'metatox')
 
 # %% ../nbs/12f_metatox.ipynb #ac4bc93e
+def fill_prompt(template: str, fields: dict) -> str:
+    "`template` with each `{name}` replaced by `fields[name]` (names not in `fields` left as they are)."
+    return re.sub(r'\{(\w+)\}', lambda m: str(fields.get(m[1], m[0])), template)
+
 def ask_filled(llm, template: str, fields: list[dict], step: str, max_tokens: int = 256, progress: bool = True) -> list[str]:
     "The replies of `llm` to `template` filled with each dict of `fields` (one user turn each), cached under `METATOX_VERSION` and `step`."
-    def fill(f): return re.sub(r'\{(\w+)\}', lambda m: str(f.get(m[1], m[0])), template)
+    fill = lambda f: fill_prompt(template, f)
     keys = [chat_key(llm, METATOX_VERSION, step, fill(f), max_tokens) for f in fields]
     reqs = {k: dict(system=None, messages=[dict(role='user', content=fill(f))], max_tokens=max_tokens) for k, f in zip(keys, fields)}
     recs, _ = ask_all(llm, reqs, METATOX_VERSION, desc=f'metatox {step}', progress=progress)
@@ -182,10 +190,17 @@ def rag_knowledge(texts, train_texts, embed, k: int = 2) -> list[list[str]]:
     sims = cosine(embed(list(texts)), embed(list(train_texts)))
     return [[train_texts[j] for j in np.argsort(-row, kind='stable')[:k]] for row in sims]
 
+# %% ../nbs/12f_metatox.ipynb #440a6380
+def option_logprobs_of(llm, fields: list[dict]) -> np.ndarray:
+    "`(N, 2)` log-probabilities of the options `a` and `b` after `DETECT_PROMPT` filled with each of `fields`, from `llm.option_logprobs`."
+    reqs = {str(i): dict(system=None, messages=[dict(role='user', content=fill_prompt(DETECT_PROMPT, f))], max_tokens=1) for i, f in enumerate(fields)}
+    got = llm.option_logprobs(reqs, ['a', 'b'])
+    return np.array([got[k] for k in reqs], dtype=np.float64).reshape(len(fields), 2)
+
 # %% ../nbs/12f_metatox.ipynb #50604103
 def metatox_detect(llm, df, method: str = 'metatox', g=None, embed=None, train_texts=(), min_sim: float = 0.3,
                    top_k: int = 5, progress: bool = True) -> dict:
-    "Detect each post of `df` (text, label) with `method` ('vanilla', 'rag', 'metatox'): scores (Acc, F1, PR-AUC, FPR), knowledge and replies."
+    "Detect each post of `df` (text, label) with `method` ('vanilla', 'rag', 'metatox'): by option logits when `llm` has `option_logprobs`, else by its reply; scores (Acc, F1, PR-AUC, FPR), knowledge, replies or log-probs."
     if method not in METHODS: raise ValueError(f'method must be one of {METHODS}, not {method!r}')
     if method != 'vanilla' and embed is None: raise ValueError(f'{method} needs an `embed` function')
     if method == 'metatox' and g is None: raise ValueError('metatox needs a graph `g` (build_metatox or load_graph)')
@@ -194,11 +209,18 @@ def metatox_detect(llm, df, method: str = 'metatox', g=None, embed=None, train_t
         ents = [[e.strip(' -•、') for e in r.splitlines() if e.strip(' -•、')] for r in ask_filled(llm, NER_PROMPT, [dict(text=t) for t in texts], 'ner', 128, progress)]
         know = [metatox_knowledge(t, e, g, embed, min_sim, top_k) for t, e in zip(texts, ents)]
     else: know = rag_knowledge(texts, list(train_texts), embed) if method == 'rag' else [[] for _ in texts]
-    replies = ask_filled(llm, DETECT_PROMPT, [dict(text=t, knowledge='；'.join(k) or '无') for t, k in zip(texts, know)], 'detect', 16, progress)
-    pred = [parse_choice(r) for r in replies]
-    forced = np.array([1 - t if p is None else p for p, t in zip(pred, y)])
-    return dict(method=method, **classification_scores(y, forced), **detection_scores(y, forced.astype(float)),
-                unparsable=sum(p is None for p in pred), knowledge=know, replies=replies)
+    fields = [dict(text=t, knowledge='；'.join(k) or '无') for t, k in zip(texts, know)]
+    if callable(getattr(llm, 'option_logprobs', None)):                  # a local model: the two options' logits
+        lp = option_logprobs_of(llm, fields)
+        p_toxic, replies, answer = np.exp(lp[:, 0] - np.logaddexp(lp[:, 0], lp[:, 1])), [], 'option logits'
+        forced, unparsable = (lp[:, 0] > lp[:, 1]).astype(int), 0
+    else:                                                                 # Claude and the like: a constrained answer
+        replies, lp, answer = ask_filled(llm, DETECT_PROMPT, fields, 'detect', 16, progress), np.zeros((0, 2)), 'constrained reply'
+        pred = [parse_choice(r) for r in replies]
+        forced, unparsable = np.array([1 - t if p is None else p for p, t in zip(pred, y)], dtype=int), sum(p is None for p in pred)
+        p_toxic = forced.astype(float)
+    return dict(method=method, answer=answer, **classification_scores(y, forced), **detection_scores(y, p_toxic), unparsable=unparsable,
+                knowledge=know, replies=replies, logprobs=lp.tolist(), p_toxic=p_toxic.tolist())
 
 # %% ../nbs/12f_metatox.ipynb #f9be93b0
 def encoder_embed(encoder, tokenizer, max_length: int = 64, bs: int = 64):
@@ -215,3 +237,77 @@ def encoder_embed(encoder, tokenizer, max_length: int = 64, bs: int = 64):
             out.append(((h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)).float().numpy())
         return np.concatenate(out) if out else np.zeros((0, encoder.config.hidden_size))
     return embed
+
+# %% ../nbs/12f_metatox.ipynb #e1b23844
+def metatox_errors(dataset: str, limit, seed, method: str = 'metatox', threshold: float = 0.9) -> list[str]:
+    "One message per bad argument of `run_metatox_build` / `run_metatox_detect` (named as the command's options)."
+    errs = [] if dataset in TRAIN_DATASETS else [f"--dataset {dataset!r} must be one of {', '.join(TRAIN_DATASETS)}"]
+    if method not in METHODS: errs.append(f"--method {method!r} must be one of {', '.join(METHODS)}")
+    errs += [f'--{n} {v!r} must be an integer ≥ 0' for n, v in (('limit', limit), ('seed', seed)) if not isinstance(v, int) or isinstance(v, bool) or v < 0]
+    if not isinstance(threshold, (int, float)) or not 0 < threshold <= 1: errs.append(f'--threshold {threshold!r} must be in (0, 1]')
+    return errs
+
+def toxic_train_texts(dataset: str, limit: int = 0, seed: int = 0, data_dir=None) -> list[str]:
+    "The toxic posts of `dataset`'s train split, all or a seeded sample of `limit` (in file order)."
+    train = load_dataset(dataset, 'train', data_dir)
+    toxic = train.text[train.label == 1].tolist()
+    return [toxic[i] for i in np.sort(np.random.default_rng(seed).choice(len(toxic), limit, replace=False))] if 0 < limit < len(toxic) else toxic
+
+# %% ../nbs/12f_metatox.ipynb #f6e432ed
+def run_metatox_build(llm, # a chat LLM spec (claude, claude:MODEL, hf:DIR, vllm:DIR) or a ChatLLM
+                      out, # the graph folder: graph.json, card.json and the reply cache chat_cache.jsonl
+                      dataset:str='cold', limit:int=0, seed:int=0, # the toxic training posts: all, or a seeded sample of `limit`
+                      encoder=None, # the sentence encoder for entity resolution (None: the small preset's)
+                      threshold:float=0.9, # cosine similarity at which names merge
+                      llm_options:dict=None, data_dir=None, progress:bool=True) -> dict:
+    "Build the meta-toxic graph of `dataset`'s toxic training posts with `llm` into `out`: its card (with `out`)."
+    if errs := metatox_errors(dataset, limit, seed, threshold=threshold): raise ValueError('; '.join(errs))
+    name, out = _encoder_name(encoder), check_writable(out, folder=True)
+    llm, d = _chat(llm, out, llm_options), resolve_data_dir(data_dir)
+    texts, t0 = toxic_train_texts(dataset, limit, seed, d), time.time()
+    g, card = build_metatox(llm, texts, encoder_embed(*load_encoder(name)), threshold, f'{dataset} train, toxic posts', progress)
+    card |= dict(dataset=dataset, limit=limit, seed=seed, encoder=name, seconds=round(time.time() - t0, 1),
+                 record=run_record(data_record(d), llm=llm.name, dataset=dataset, limit=limit, seed=seed, encoder=name, threshold=threshold))
+    save_graph(out, g, card)
+    return dict(card, out=str(out))
+
+def format_metatox_build(res: dict) -> list[str]:
+    "The printed lines of `run_metatox_build`."
+    return [f"MetaTox graph of {res['posts']} toxic {res['dataset']} training posts by {res['model']} in {res['seconds']:.0f} s -> {res['out']}",
+            f"triplets: {res['triplets_after_format_check']} well-formed, {res['triplets_after_toxicity_check']} kept by the self-check, {res['triplets']} after resolution; "
+            f"entities {res['entities_before']} -> {res['entities']} (merge ratio {res['entity_merge_ratio']:.3f}); relations {res['relations']}"]
+
+# %% ../nbs/12f_metatox.ipynb #f7d71a4d
+def run_metatox_detect(llm, # a chat LLM spec or a ChatLLM; local models answer by option logits, Claude by a constrained reply
+                       graph=None, # a graph folder (`run_metatox_build`'s); needed by method 'metatox'
+                       method:str='metatox', # metatox | vanilla | rag (the 2 most similar training posts)
+                       dataset:str='cold', limit:int=0, seed:int=0, # the test split: all, or a stratified seeded sample of `limit`
+                       out=None, # folder for detect-METHOD-DATASET.json and the reply cache (None: the graph folder, or nothing written)
+                       encoder=None, # the retrieval encoder (None: the graph's, else the small preset's)
+                       min_sim:float=0.3, top_k:int=5, llm_options:dict=None, data_dir=None, progress:bool=True) -> dict:
+    "Detect the test posts of `dataset` with `llm` by `method`: the results (Acc, F1, PR-AUC, FPR, ...), also written to `out`."
+    errs = metatox_errors(dataset, limit, seed, method)
+    if method == 'metatox' and graph is None: errs.append('--method metatox needs --graph (a folder of metatox build)')
+    if errs: raise ValueError('; '.join(errs))
+    if graph is not None and not (Path(graph)/'graph.json').is_file(): raise FileNotFoundError(f'{graph}: not a graph folder (no graph.json; metatox build writes one)')
+    g, card = load_graph(graph) if graph is not None else (None, {})
+    out = out if out is not None else graph
+    if out is not None: check_writable(out, folder=True)
+    name = _encoder_name(encoder or card.get('encoder')) if method != 'vanilla' else None
+    llm, d = _chat(llm, out, llm_options), resolve_data_dir(data_dir)
+    test, t0 = stratified_sample(load_dataset(dataset, 'test', d), limit, seed), time.time()
+    pool = load_dataset(dataset, 'train', d).text.tolist() if method == 'rag' else []
+    r = metatox_detect(llm, test, method, g, encoder_embed(*load_encoder(name)) if name else None, pool, min_sim, top_k, progress)
+    res = dict(run_record(data_record(d), llm=llm.name, identity=llm.identity, method=method, dataset=dataset, limit=limit, seed=seed, graph=None if graph is None else str(graph),
+                          encoder=name, min_sim=min_sim, top_k=top_k, prompt=METATOX_VERSION), n=len(test), seconds=round(time.time() - t0, 1),
+               **r, predictions=[dict(text=t, label=int(y), p_toxic=p) for t, y, p in zip(test.text, test.label, r['p_toxic'])])
+    if out is not None: res['out'] = str(write_json_atomic(Path(out)/f'detect-{method}-{dataset}.json', res))
+    return res
+
+def format_metatox_detect(res: dict) -> list[str]:
+    "The printed row of `run_metatox_detect` (percent)."
+    c = res['config']
+    head = f"{'method':<10}{'Acc':>8}{'F1':>8}{'PR-AUC':>8}{'FPR':>8}{'unparsable':>12}"
+    row = f"{c['method']:<10}" + ''.join(f'{100 * res[k]:>8.2f}' for k in ('acc', 'f1', 'pr_auc', 'fpr')) + f"{res['unparsable']:>12}"
+    return [f"MetaTox detection on {c['dataset']} test ({res['n']} posts) by {c['llm']}, {res['answer']}, in {res['seconds']:.0f} s", head, row] + \
+           ([f"Written {res['out']}"] if 'out' in res else [])

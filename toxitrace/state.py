@@ -7,30 +7,40 @@ Docs: https://toxitrace.github.io/toxitrace/state.html.md"""
 # %% ../nbs/12e_state.ipynb #1e27d56e
 from __future__ import annotations
 
-import re, unicodedata, warnings
+import json, re, time, unicodedata, warnings
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from fastcore.basics import patch
 from difflib import SequenceMatcher
+from safetensors.torch import load_file, save_file
 from scipy.optimize import linear_sum_assignment
+from tqdm import tqdm
 
-from .data import STATE_GROUP_FIXES, load_dataset
-from .model import encode_texts
+from .runs import atomic_dir, check_writable, read_jsonl, run_record, write_json_atomic, write_jsonl
+from .data import STATE_GROUP_FIXES, data_record, load_dataset, resolve_data_dir
+from .model import encode_texts, load_encoder, small_encoder_path
 from .evaluation import f1, safe_div
-from .llm import chat_key
+from .llm import CHAT_BACKENDS, chat_key, chat_llm
 from .cusa import prompt_version
-from .tagger import _batches, _pad, drop_cntp_posts, quad_spans, tagged_spans, token_probs, train_tagger
+from .tagger import SpanTagger, _batches, _pad, drop_cntp_posts, quad_spans, tagged_spans, token_probs, train_tagger
+from .extract import read_texts
 from .baseline import ask_all
 
 # %% auto #0
 __all__ = ['STATE_DEV_SIZE', 'STATE_SEED', 'STATE_SPLIT_RULES', 'STATE_GROUPS', 'HATEFUL_NAMES', 'SOFT_THRESHOLD', 'STATE_TASKS',
            'MATCHINGS', 'STATE_COLS', 'PAPER_STATE_ROWS', 'STATE_SYSTEM', 'STATE_USER', 'STATE_SHOTS',
-           'STATE_PROMPT_VERSION', 'HATE_GROUPS', 'split_state', 'state_splits', 'norm_quad', 'span_similarity',
-           'items_match', 'count_matches', 'prf', 'state_scores', 'scores_row', 'state_table', 'state_request',
-           'parse_quad', 'parse_quads', 'llm_extract', 'span_gap', 'pair_by_proximity', 'pair_features', 'PairLabeller',
-           'EncoderExtractor', 'train_encoder_extractor', 'spans_as_quads', 'argument_scores']
+           'STATE_PROMPT_VERSION', 'HATE_GROUPS', 'EXTRACTOR_FORMAT', 'STATE_PARTS', 'split_state', 'state_splits',
+           'norm_quad', 'span_similarity', 'items_match', 'count_matches', 'prf', 'state_scores', 'scores_row',
+           'state_table', 'state_request', 'parse_quad', 'parse_quads', 'llm_extract', 'span_gap', 'pair_by_proximity',
+           'pair_features', 'LinearProba', 'PairLabeller', 'EncoderExtractor', 'train_encoder_extractor',
+           'spans_as_quads', 'argument_scores', 'save_extractor', 'load_extractor', 'extract_all', 'state_train_errors',
+           'run_state_train', 'format_state_rows', 'format_state_train', 'check_state_input', 'state_texts',
+           'is_chat_spec', 'run_state_extract', 'format_state_extract', 'state_predictions', 'gold_for',
+           'run_state_score', 'format_state_score']
 
 # %% ../nbs/12e_state.ipynb #2b094fb5
 STATE_DEV_SIZE, STATE_SEED = 800, 0
@@ -218,24 +228,49 @@ def pair_features(encoder, tokenizer, pairs, max_length: int = 64, bs: int = 64)
         for j, i in enumerate(b): out[i] = pooled[j].float().numpy()
     return np.stack(out)
 
+# %% ../nbs/12e_state.ipynb #7d56e079
+class LinearProba:
+    "A fitted binary classifier as numbers: `sigmoid(X @ coef + intercept)`, or the constant probability `p` (coef None)."
+    def __init__(self, coef=None, intercept: float = 0.0, p: float | None = None):
+        self.coef, self.intercept, self.p = None if coef is None else np.asarray(coef, dtype=np.float64), float(intercept), p
+
+    @classmethod
+    def fit(cls, X, y, C: float = 1.0, seed: int = 0):
+        "A logistic regression on `X` (N, D), `y` (N,) of 0/1, or the constant of `y` (0 when empty) when it holds one class."
+        from sklearn.linear_model import LogisticRegression
+        if len(set(y)) < 2: return cls(p=float(np.max(y, initial=0)))
+        lr = LogisticRegression(C=C, max_iter=1000, random_state=seed).fit(X, y)
+        return cls(lr.coef_[0], lr.intercept_[0])
+
+    def predict_proba(self, X) -> np.ndarray:
+        "Probabilities `(N, 2)` of class 0 and class 1."
+        X = np.asarray(X, dtype=np.float64)
+        p1 = np.full(len(X), float(self.p)) if self.coef is None else 1 / (1 + np.exp(-(X @ self.coef + self.intercept)))
+        return np.stack([1 - p1, p1], axis=1)
+
+    def to_dict(self) -> dict: return dict(p=self.p) if self.coef is None else dict(coef=self.coef.tolist(), intercept=self.intercept)
+
 # %% ../nbs/12e_state.ipynb #c0e0f812
 HATE_GROUPS = STATE_GROUPS[:-1]
 
 class PairLabeller:
-    "Hateful and group classifiers over `pair_features`: `fit(X, quads)`, `predict(X)` -> `[(group list, hateful)]`."
+    "Hateful and group classifiers over `pair_features`: `fit(X, quads)`, `predict(X)` -> `[(group list, hateful)]`; `to_dict` / `from_dict` as JSON."
     def __init__(self, C: float = 1.0, seed: int = 0): self.C, self.seed = C, seed
 
     def fit(self, X, quads):
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.multiclass import OneVsRestClassifier
         y = np.array([int(q['hateful'] == 1) for q in quads])
-        G = np.array([[int(g in _groups(q['group'])) for g in HATE_GROUPS] for q in quads])
-        const = lambda v: type('Const', (), dict(predict_proba=lambda s, X: np.tile([1 - v, v], (len(X), 1))))()
-        self.hate = LogisticRegression(C=self.C, max_iter=1000, random_state=self.seed).fit(X, y) if len(set(y)) > 1 else const(float(y[0]))
-        hateful = y == 1
-        self.groups = [LogisticRegression(C=self.C, max_iter=1000, random_state=self.seed).fit(X[hateful], G[hateful, j])
-                       if len(set(G[hateful, j])) > 1 else const(float(G[hateful, j].max(initial=0))) for j in range(len(HATE_GROUPS))]
+        G = np.array([[int(g in _groups(q['group'])) for g in HATE_GROUPS] for q in quads]).reshape(len(quads), len(HATE_GROUPS))
+        self.hate, hateful = LinearProba.fit(X, y, self.C, self.seed), y == 1
+        self.groups = [LinearProba.fit(X[hateful], G[hateful, j], self.C, self.seed) for j in range(len(HATE_GROUPS))]
         return self
+
+    def to_dict(self) -> dict: return dict(C=self.C, seed=self.seed, hate=self.hate.to_dict(), groups=[g.to_dict() for g in self.groups])
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        lab = cls(d['C'], d['seed'])
+        lab.hate, lab.groups = LinearProba(**d['hate']), [LinearProba(**g) for g in d['groups']]
+        return lab
 
 # %% ../nbs/12e_state.ipynb #d7d1d995
 @patch
@@ -274,13 +309,15 @@ def extract(self: EncoderExtractor, texts) -> list[list[dict]]:
 
 def train_encoder_extractor(train: pd.DataFrame, encoder, tokenizer, epochs: int = 2, seed: int = 0, threshold: float = 0.5,
                             max_length: int = 128, progress: bool = True, **tagger_kw) -> EncoderExtractor:
-    "Fit an `EncoderExtractor` on `train` (text, quads: the train part of `state_splits`, never its dev)."
+    "Fit an `EncoderExtractor` on `train` (text, quads: the train part of `state_splits`, never its dev); its `log` is the tagger's."
     texts = train.text.tolist()
     spans = [[quad_spans(t, q, k) for k in ('target', 'argument')] for t, q in zip(texts, train.quads)]
-    tagger, _ = train_tagger(texts, spans, encoder, tokenizer, epochs=epochs, seed=seed, max_length=max_length, progress=progress, **tagger_kw)
+    tagger, log = train_tagger(texts, spans, encoder, tokenizer, epochs=epochs, seed=seed, max_length=max_length, progress=progress, **tagger_kw)
     quads = [x for qs in train.quads for x in qs if x['argument'] is not None]
     X = pair_features(tagger.encoder, tokenizer, [(x['target'], x['argument']) for x in quads])
-    return EncoderExtractor(tagger, tokenizer, PairLabeller(seed=seed).fit(X, quads), threshold, max_length)
+    ex = EncoderExtractor(tagger, tokenizer, PairLabeller(seed=seed).fit(X, quads), threshold, max_length)
+    ex.log = log                                                 # the tagger's losses and time, for the card
+    return ex
 
 # %% ../nbs/12e_state.ipynb #6db21316
 def spans_as_quads(texts, spans) -> list[list[dict]]:
@@ -291,3 +328,194 @@ def spans_as_quads(texts, spans) -> list[list[dict]]:
 def argument_scores(gold, texts, spans, threshold: float = SOFT_THRESHOLD) -> dict:
     "`state_scores` of the Argument task for character `spans` (per post) of `texts` against the gold quadruples."
     return state_scores(gold, spans_as_quads(texts, spans), threshold, tasks=('argument',))['argument']
+
+# %% ../nbs/12e_state.ipynb #4f9343fe
+EXTRACTOR_FORMAT = 'toxitrace-state-extractor/1'
+
+def save_extractor(folder, ex: EncoderExtractor, card: dict) -> Path:
+    "Write the extractor folder `folder` atomically (encoder, tokenizer, `head.safetensors`, `extractor.json`, `card.json`); return it."
+    folder = Path(folder)
+    with atomic_dir(folder) as tmp:
+        ex.tagger.encoder.save_pretrained(tmp); ex.tokenizer.save_pretrained(tmp)
+        save_file({k: v.contiguous() for k, v in ex.tagger.head.state_dict().items()}, tmp/'head.safetensors')
+        meta = dict(format=EXTRACTOR_FORMAT, kinds=list(ex.tagger.kinds), threshold=ex.threshold, max_length=ex.max_length,
+                    labeller=ex.labeller.to_dict())
+        write_json_atomic(tmp/'extractor.json', meta); write_json_atomic(tmp/'card.json', card)
+    return folder
+
+def load_extractor(folder) -> EncoderExtractor:
+    "The extractor `save_extractor` wrote to `folder` (its card as `.card`); a folder that is not one is a one-line error naming it."
+    folder = Path(folder)
+    if not (folder/'extractor.json').is_file(): raise FileNotFoundError(f'{folder}: not an extractor folder (no extractor.json)')
+    meta = json.loads((folder/'extractor.json').read_text(encoding='utf-8'))
+    if meta.get('format') != EXTRACTOR_FORMAT: raise ValueError(f"{folder}/extractor.json: format {meta.get('format')!r}, expected {EXTRACTOR_FORMAT!r}")
+    encoder, tokenizer = load_encoder(str(folder))
+    tagger = SpanTagger(encoder, meta['kinds'])
+    tagger.head.load_state_dict(load_file(folder/'head.safetensors'))
+    ex = EncoderExtractor(tagger.eval(), tokenizer, PairLabeller.from_dict(meta['labeller']), meta['threshold'], meta['max_length'])
+    ex.card = json.loads((folder/'card.json').read_text(encoding='utf-8')) if (folder/'card.json').is_file() else {}
+    return ex
+
+# %% ../nbs/12e_state.ipynb #120398c2
+def extract_all(ex: EncoderExtractor, texts, chunk: int = 256, progress: bool = True) -> list[list[dict]]:
+    "`ex.extract` over `texts`, `chunk` posts at a time, with a progress bar."
+    texts, out = [str(t) for t in texts], []
+    with tqdm(total=len(texts), desc='state extract', disable=not progress, leave=False, dynamic_ncols=True) as bar:
+        for i in range(0, len(texts), chunk):
+            out += ex.extract(texts[i:i + chunk]); bar.update(len(texts[i:i + chunk]))
+    return out
+
+# %% ../nbs/12e_state.ipynb #b734676a
+def _encoder_name(encoder) -> str:
+    "The encoder to load: `encoder`, or the small preset's (`small_encoder_path`) for None or 'small'; a path that is no model folder is a one-line error."
+    name = small_encoder_path() if encoder in (None, 'small') else str(encoder)
+    p = Path(name).expanduser()
+    if (p.exists() or name.startswith(('/', '.', '~'))) and not (p/'config.json').is_file(): raise FileNotFoundError(f'{name}: no such encoder folder (no config.json)')
+    return name
+
+def state_train_errors(seed, epochs, train_size, num_hidden_layers, threshold, bs) -> list[str]:
+    "One message per bad argument of `run_state_train` (named as the command's options)."
+    errs = [f'--{n} {v!r} must be an integer ≥ {lo}' for n, v, lo in (('seed', seed, 0), ('epochs', epochs, 1), ('train-size', train_size, 0), ('bs', bs, 1))
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo]
+    if num_hidden_layers is not None and (not isinstance(num_hidden_layers, int) or num_hidden_layers < 1): errs.append(f'--layers {num_hidden_layers!r} must be an integer ≥ 1')
+    if not isinstance(threshold, (int, float)) or not 0 < threshold < 1: errs.append(f'--threshold {threshold!r} must be between 0 and 1')
+    return errs
+
+# %% ../nbs/12e_state.ipynb #12cbba2e
+def run_state_train(out, # the extractor folder to write (replaced atomically), with scores.json
+                    encoder=None, # an encoder folder or hub name; None or 'small': the small preset's
+                    seed:int=0, # seeds the sample, the tagger's training and the labeller
+                    epochs:int=2, # tagger epochs
+                    train_size:int=0, # a seeded sample of the train part (0: all of it)
+                    num_hidden_layers:int|None=4, # the encoder's first layers (None: all); 08b's tagger uses 4
+                    threshold:float=0.5, # the tagger's span threshold
+                    bs:int=16, lr:float=5e-5, max_length:int=128, data_dir=None, progress:bool=True) -> dict:
+    "Train an `EncoderExtractor` on STATE's train part, save it to `out`, score it on the dev part and write `out/scores.json`: the results."
+    if errs := state_train_errors(seed, epochs, train_size, num_hidden_layers, threshold, bs): raise ValueError('; '.join(errs))
+    name, out = _encoder_name(encoder), check_writable(out, folder=True)
+    d = resolve_data_dir(data_dir)
+    train, dev, report = state_splits(d)
+    if train_size > len(train): raise ValueError(f'--train-size {train_size} is more than the {len(train)} posts of the train part')
+    if train_size: train = train.iloc[np.sort(np.random.default_rng(seed).choice(len(train), train_size, replace=False))]
+    t0 = time.time()
+    ex = train_encoder_extractor(train, *load_encoder(name, num_hidden_layers), epochs=epochs, seed=seed, threshold=threshold,
+                                 max_length=max_length, progress=progress, bs=bs, lr=lr)
+    scores = state_scores(dev.quads.tolist(), extract_all(ex, dev.text, progress=progress))
+    config = dict(encoder=name, seed=seed, epochs=epochs, train_size=train_size, num_hidden_layers=num_hidden_layers, threshold=threshold,
+                  bs=bs, lr=lr, max_length=max_length)
+    res = dict(run_record(data_record(d), **config), split={k: v for k, v in report.items() if k != 'rules'}, train_posts=len(train),
+               log=ex.log, scores=scores, row=dict(zip(STATE_COLS, scores_row(scores))), seconds=round(time.time() - t0, 1), out=str(out))
+    save_extractor(out, ex, {k: v for k, v in res.items() if k != 'scores'})
+    write_json_atomic(Path(out)/'scores.json', res)
+    return res
+
+# %% ../nbs/12e_state.ipynb #eaa852b4
+def format_state_rows(rows: dict, title: str) -> str:
+    "`title`, then the F1 (x100) table of `rows` (name -> `state_scores` output) above the STATE paper's rows (Table 6, test set)."
+    tab = state_table(rows).to_string(float_format=lambda v: f'{v:.2f}')
+    return f"{title}\n{tab}\n(the paper's rows: STATE test set, which the kit does not hold)"
+
+def format_state_train(res: dict) -> str:
+    "The printed result of `run_state_train`."
+    c = res['config']
+    title = (f"STATE dev split ({res['split']['dev']} posts): encoder extractor ({Path(c['encoder']).name}, {c['num_hidden_layers'] or 'all'} layers, "
+             f"{c['epochs']} epochs, seed {c['seed']}) trained on {res['train_posts']} posts in {res['seconds']:.0f} s -> {res['out']}")
+    return format_state_rows({f"encoder extractor, seed {c['seed']}": res['scores']}, title)
+
+# %% ../nbs/12e_state.ipynb #f470d4c8
+STATE_PARTS = ('dev', 'train')
+
+def check_state_input(source):
+    "A one-line error unless `source` is 'state:dev', 'state:train' or an existing file."
+    if str(source).startswith('state:') and str(source)[6:] not in STATE_PARTS:
+        raise ValueError(f"--input {source!r}: the parts are {', '.join('state:' + p for p in STATE_PARTS)}")
+    if not str(source).startswith('state:') and not Path(source).is_file(): raise FileNotFoundError(f'--input {source}: no such file')
+
+def state_texts(source, text_column: str = 'text', data_dir=None) -> list[str]:
+    "The posts of `source`: 'state:dev' / 'state:train' (the split's parts), else a file that `read_texts` reads."
+    check_state_input(source)
+    if str(source).startswith('state:'):
+        train, dev, _ = state_splits(data_dir)
+        return (dev if source == 'state:dev' else train).text.tolist()
+    return read_texts(source, text_column)
+
+def is_chat_spec(model) -> bool:
+    "Whether `model` names a chat LLM (`claude`, `claude:M`, `hf:X`, `vllm:X`) rather than a folder."
+    return not isinstance(model, (str, Path)) or str(model).partition(':')[0] in CHAT_BACKENDS
+
+# %% ../nbs/12e_state.ipynb #2999905c
+def run_state_extract(model, # an extractor folder (`state train`), a chat LLM spec ('claude', 'claude:M', 'hf:DIR', 'vllm:DIR') or a ChatLLM
+                      input, # a .txt/.csv/.jsonl/.parquet file of posts, or 'state:dev' / 'state:train'
+                      output, # the .jsonl file to write: index, text, quads per post
+                      shots:int=0, max_tokens:int=256, chunk:int=256, batch:bool=False, # the LLM's: examples in the prompt, reply limit, texts per round, Claude batches
+                      llm_options:dict=None, text_column:str='text', data_dir=None, progress:bool=True) -> dict:
+    "Extract the quadruples of every post of `input` with `model` into `output`: a summary."
+    output = Path(output)
+    if output.suffix.lower() != '.jsonl': raise ValueError(f'--output {output}: use a .jsonl file')
+    if not str(input).startswith('state:') and output.resolve() == Path(input).resolve(): raise ValueError(f'--output {output} is the --input file')
+    check_state_input(input); check_writable(output)
+    if is_chat_spec(model):
+        llm = model if not isinstance(model, (str, Path)) else chat_llm(str(model), cache_path=output.with_name(output.stem + '.chat_cache.jsonl'), **(llm_options or {}))
+        if hasattr(llm, 'check'): llm.check()
+    elif (Path(model)/'extractor.json').is_file(): ex = load_extractor(model)
+    else: raise FileNotFoundError(f'{model}: neither an extractor folder (no extractor.json) nor a chat model (claude, claude:MODEL, hf:DIR, vllm:DIR)')
+    texts, t0 = state_texts(input, text_column, data_dir), time.time()
+    if is_chat_spec(model):
+        got = llm_extract(llm, texts, shots, max_tokens, chunk, batch, progress)
+        quads, extra = got['quads'], dict(model=llm.name, identity=llm.identity, prompt=got['prompt'], shots=shots, rejected=got['rejected'], unparsable=got['unparsable'])
+    else: quads, extra = extract_all(ex, texts, progress=progress), dict(model=str(model))
+    write_jsonl(output, (dict(index=i, text=t, quads=q) for i, (t, q) in enumerate(zip(texts, quads))))
+    return dict(posts=len(texts), quads=sum(map(len, quads)), output=str(output), seconds=round(time.time() - t0, 1), **extra)
+
+def format_state_extract(res: dict) -> str:
+    "The printed line of `run_state_extract`."
+    llm = f", {res['rejected']} pieces rejected, {res['unparsable']} replies without a quadruple" if 'rejected' in res else ''
+    return f"{res['quads']} quadruples from {res['posts']} posts by {res['model']}{llm} in {res['seconds']:.1f} s -> {res['output']}"
+
+# %% ../nbs/12e_state.ipynb #77eb5683
+def state_predictions(path) -> tuple[list[str], list[list[dict]]]:
+    "The texts and quadruple lists of a predictions JSONL file (`text`, `quads` per line), each quadruple checked by `norm_quad`."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f'{path}: no such file')
+    texts, quads = [], []
+    for n, r in enumerate(read_jsonl(path), 1):
+        if not isinstance(r.get('text'), str) or not isinstance(r.get('quads'), list): raise ValueError(f'{path}: record {n}: needs a text string and a quads list')
+        try: [norm_quad(q) for q in r['quads']]
+        except (ValueError, AttributeError) as e: raise ValueError(f'{path}: record {n}: {e}') from None
+        texts.append(r['text']); quads.append(r['quads'])
+    return texts, quads
+
+def gold_for(texts, part: pd.DataFrame, name: str = 'dev') -> list[list[dict]]:
+    "The gold quadruples of each of `texts` in `part` (text, quads), a repeated text taking the part's posts of that text in order."
+    pool = {}
+    for t, q in zip(part.text, part.quads): pool.setdefault(t, []).append(q)
+    missing = [t for t, n in Counter(texts).items() if n > len(pool.get(t, []))]
+    if missing: raise ValueError(f'{len(missing)} predicted text(s) are no post of STATE {name} (first: {missing[0][:40]!r})')
+    taken, out = Counter(), []
+    for t in texts: out.append(pool[t][taken[t]]); taken[t] += 1
+    return out
+
+# %% ../nbs/12e_state.ipynb #caf26e2a
+def run_state_score(pred, # a predictions .jsonl file (`state extract`'s): text and quads per line
+                    part:str='dev', # the part of the split the posts come from: dev | train
+                    matching:str='greedy', # greedy (the released scorer) | maximum (a maximum bipartite matching)
+                    threshold:float=SOFT_THRESHOLD, out=None, data_dir=None) -> dict:
+    "Score the predictions in `pred` against STATE's gold quadruples of `part` (hard and soft, five tasks); the results (also written to `out`, a JSON file)."
+    if part not in STATE_PARTS: raise ValueError(f"--part {part!r} must be one of {', '.join(STATE_PARTS)}")
+    if matching not in MATCHINGS: raise ValueError(f"--matching {matching!r} must be one of {', '.join(MATCHINGS)}")
+    if out is not None: check_writable(out)
+    texts, quads = state_predictions(pred)
+    d = resolve_data_dir(data_dir)
+    train, dev, _ = state_splits(d)
+    frame = dev if part == 'dev' else train
+    scores = state_scores(gold_for(texts, frame, part), quads, threshold, matching)
+    res = dict(run_record(data_record(d), pred=str(pred), part=part, matching=matching, threshold=threshold), posts=len(texts), of=len(frame),
+               scores=scores, row=dict(zip(STATE_COLS, scores_row(scores))))
+    if out is not None: write_json_atomic(out, res)
+    return res
+
+def format_state_score(res: dict) -> str:
+    "The printed table of `run_state_score`."
+    c = res['config']
+    return format_state_rows({Path(c['pred']).stem: res['scores']}, f"STATE {c['part']}: {res['posts']} of {res['of']} posts predicted, "
+                             f"{c['matching']} matching, soft threshold {c['threshold']} (F1 x 100)")
