@@ -24,8 +24,8 @@ LORA_SCOPES = ('lora', 'lora+embeddings', 'lora-all-linear')
 DECODER_TARGETS = ('q_proj', 'k_proj', 'v_proj', 'o_proj')
 
 def _head_names(model) -> list[str]:
-    "Names of a transformers classifier's children outside its encoder (`score`, `classifier`, ...): its classification head."
-    return [n for n, m in model.named_children() if m is not model.base_model]
+    "Names of a transformers classifier's children outside its encoder that hold weights (`score`, `classifier`, ...): its classification head. (A weightless `dropout` is left out: peft matches the name against every LoRA layer's `lora_dropout`.)"
+    return [n for n, m in model.named_children() if m is not model.base_model and any(True for _ in m.parameters())]
 
 def _embedding_name(model) -> str:
     "The attribute name of a transformers model's input embedding matrix (`embed_tokens`, `word_embeddings`)."
