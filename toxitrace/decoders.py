@@ -33,14 +33,15 @@ def _embedding_name(model) -> str:
     return next(n for n, m in model.named_modules() if m is emb).rsplit('.', 1)[-1]
 
 def lora_config(model, r:int=8, alpha:float=16, dropout:float=0.05, targets=None, scope:str='lora'):
-    "peft's `LoraConfig` for a transformers classifier: rank `r`, scaling `alpha`/`r`, dropout, `targets` (module names; None: q/k/v/o projections of a decoder, peft's default for the model type otherwise) and `scope`; the head always trained in full."
+    "peft's `LoraConfig` for a transformers classifier: rank `r`, scaling `alpha`/`r`, dropout, `targets` (module names; None: q/k/v/o projections of a decoder, peft's default for the model type otherwise) and `scope`; the head always trained in full, with the encoder's pooler where the head reads one (BERT's: a checkpoint without pooler weights, such as me5-small-zh, starts it random, and frozen it would stand as a random projection before the head)."
     from peft import LoraConfig
     if scope not in LORA_SCOPES: raise ValueError(f"lora scope must be one of {LORA_SCOPES}, not {scope!r}")
     if r < 1: raise ValueError(f"lora rank must be ≥ 1, not {r}")
     if isinstance(targets, str): targets = [t.strip() for t in targets.split(',') if t.strip()]
     if scope == 'lora-all-linear': targets = 'all-linear'
     elif not targets and is_decoder(model.config): targets = list(DECODER_TARGETS)
-    keep = _head_names(model) + ([_embedding_name(model)] if scope == 'lora+embeddings' else [])
+    pooler = ['pooler'] if getattr(model.base_model, 'pooler', None) is not None else []
+    keep = _head_names(model) + pooler + ([_embedding_name(model)] if scope == 'lora+embeddings' else [])
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets or None, modules_to_save=keep, task_type='SEQ_CLS')
 
 # %% ../nbs/11b_decoders.ipynb #cd61c6ef
