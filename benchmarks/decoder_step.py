@@ -13,13 +13,20 @@ each step is forward, losses, backward and an AdamW step, the losses being toxit
 `pgr_loss`, `ppt_loss`, `arcl_loss`). Inputs are random token ids, `--seq-len` long with random lengths down to half
 of it, a random toxic span in half the rows; reasonings are random ids of `--reason-len`.
 
-    .venv/bin/python benchmarks/decoder_step.py                          # GPU: bf16, batch 16, LoRA r = 8, 28 layers
-    .venv/bin/python benchmarks/decoder_step.py --lora-scope lora+embeddings
-    .venv/bin/python benchmarks/decoder_step.py --count-only              # trainable parameters per scope, no steps
-    .venv/bin/python benchmarks/decoder_step.py --layers 1 --hidden 64 --batch-size 2 --steps 1   # CPU smoke
+The one command a GPU user runs (from the repository root, the venv built; `GPU_COMMAND`; never run on this
+project's machines, which have no GPU): SFT and ToxiTrace, bf16, batch 16, LoRA r = 8, 28 layers, JSON to
+benchmarks/results/decoder_step.json:
+
+    .venv/bin/python benchmarks/decoder_step.py
+
+Without a GPU, that command prints itself and stops. Other uses: `--count-only` (trainable parameters per scope,
+no steps: benchmarks/results/decoder_step_counts.json) and a CPU smoke run, `--layers 1 --hidden 64 --vocab 512
+--batch-size 2 --steps 1 --out /tmp/decoder_step.json`.
 """
 import argparse, json, sys, time
 from pathlib import Path
+
+GPU_COMMAND = '.venv/bin/python benchmarks/decoder_step.py'
 
 QWEN3_06B = dict(vocab_size=151936, hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
                  num_key_value_heads=8, head_dim=128, max_position_embeddings=40960, rms_norm_eps=1e-6, rope_theta=1000000.0,
@@ -146,6 +153,9 @@ def main(argv=None):
     if args.lora_scope not in LORA_SCOPES: ap.error(f'--lora-scope must be one of {LORA_SCOPES}')
     if args.threads: torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    if device != 'cuda' and not args.count_only and args.layers == 28 and args.hidden is None:   # the full-size run, on a CPU
+        print(f'No CUDA device here: step time and peak memory are measured on a GPU. There, run\n\n    {GPU_COMMAND}\n')
+        return 2
     config = {k: v for k, v in vars(args).items() if k != 'out'}
     if args.count_only:
         with torch.device('meta'):                       # shapes only: no memory, no time

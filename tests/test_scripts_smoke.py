@@ -213,3 +213,12 @@ def test_every_script_is_smoke_run():
 def test_citation_version_is_the_package_version():
     import toxitrace
     assert f'version: "{toxitrace.__version__}"' in (ROOT/'CITATION.cff').read_text(encoding='utf-8').splitlines()
+
+
+def test_decoder_step_gpu_command():
+    "Without a GPU the full-size decoder benchmark trains nothing: it prints the one command a GPU user runs (the docstring's, `GPU_COMMAND`), exit 2, no JSON."
+    r = _run('benchmarks/decoder_step.py', '--device', 'cpu', '--out', '/nonexistent/decoder_step.json', timeout=120)
+    cmd = '.venv/bin/python benchmarks/decoder_step.py'
+    assert r['rc'] == 2 and f'\n    {cmd}\n' in r['out'], r
+    assert f"GPU_COMMAND = '{cmd}'" in (ROOT/'benchmarks/decoder_step.py').read_text(encoding='utf-8')
+    assert not Path('/nonexistent/decoder_step.json').exists()

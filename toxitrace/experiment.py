@@ -36,16 +36,17 @@ VARIANTS = dict(ce_only=dict(no_gcloss=True, no_arcl=True), toxitrace={}, no_cus
                 # the lexicon paper's §VIII (11b_decoders): detection data only, or the lexicon stage first (own warm-up)
                 only_dataset=dict(no_gcloss=True, no_arcl=True), two_stage=dict(no_gcloss=True, no_arcl=True, lexicon_stage=True),
                 two_stage_toxitrace=dict(lexicon_stage=True),
+                only_lexicon=dict(lexicon_only=True, lexicon_stage=True, no_cusa=True, no_arcl=True, no_gcloss=True),   # no detection data
                 # §4.3 at the kit's scale: LoRA r = 8 on the `init` classifier (own warm-up) against full fine-tuning
                 ce_only_lora8=dict(no_gcloss=True, no_arcl=True, lora=8), toxitrace_lora8=dict(lora=8),
                 toxitrace_lora8_emb=dict(lora=8, lora_scope='lora+embeddings'))
 LABEL_VARIANTS = dict(toxitrace_gold=dict(refiner='gold'), toxitrace_goldstate=dict(refiner='gold+state'),
                       **{f'toxitrace_degraded{f}': dict(refiner=f'degraded:{f}') for f in (55, 65, 80)})
 VARIANTS.update(LABEL_VARIANTS)                  # issue #25's label sources (08a_gold); not in the default grid
-OPT_IN_VARIANTS = {*LABEL_VARIANTS, 'only_dataset', 'two_stage', 'two_stage_toxitrace', 'ce_only_lora8', 'toxitrace_lora8', 'toxitrace_lora8_emb'}   # run only when a config names them
+OPT_IN_VARIANTS = {*LABEL_VARIANTS, 'only_dataset', 'two_stage', 'two_stage_toxitrace', 'only_lexicon', 'ce_only_lora8', 'toxitrace_lora8', 'toxitrace_lora8_emb'}   # run only when a config names them
 
 # %% ../nbs/15_experiment.ipynb #2f760f2e
-WARMUP_FIELDS = ('init', 'lexicon_stage', 'lora', 'lora_alpha', 'lora_dropout', 'lora_targets', 'lora_scope', 'dtype', 'augment')
+WARMUP_FIELDS = ('init', 'lexicon_stage', 'lexicon_only', 'lora', 'lora_alpha', 'lora_dropout', 'lora_targets', 'lora_scope', 'dtype', 'augment')
 
 def own_warmup(variant:str) -> bool:
     "Whether a variant changes the warm-up (LoRA, the lexicon stage, ...), so trains its own instead of sharing the grid's first one."

@@ -33,7 +33,9 @@ from .cusa import CUE_METHODS, CueRefiner, Lexicon, annotate, lexicon_terms, loa
 from .refiners import REFINERS, named_refiner   # every refiner by name, `learned` (08b_tagger's LearnedRefiner) included
 from .reasoning import REASONERS, generate_reasonings, named_reasoner, load_reasonings, save_reasonings, write_reasoning_card
 from .joint import EpochCheckpoint, EpochSeed, add_toxitrace, distributed, drop_pooler, fit_joint, history_rows, joint_dataloaders, load_checkpoint, on_rank0, plain_dataloaders, unwrap
-from .decoders import ADAPT_FIELDS, DTYPES, LORA_SCOPES, TABLE_XI, adapt, is_decoder_checkpoint, lexicon_align, lexicon_entries, lexicon_sft, open_init
+from .decoders import ADAPT_FIELDS, DTYPES, LORA_SCOPES, TABLE_XI, adapt, is_decoder_checkpoint, lexicon_align, lexicon_entries, lexicon_examples, lexicon_sft, neutral_texts, open_init
+from .llm import chat_llm
+from .baseline import classify_frame
 from .evaluation import evaluate_classifier, run_tables
 
 # %% ../nbs/14_pipeline.ipynb #9feebc12
@@ -75,6 +77,7 @@ class ToxiTraceConfig:
     lora_scope: str = field(default='lora', metadata=dict(help="what the gradient-shaping objective may move besides the head (§4.3): lora (the paper) | lora+embeddings (+ the input embedding matrix) | lora-all-linear (LoRA on every linear layer)"))
     lora_save: str = field(default='merged', metadata=dict(help='merged: the adapter merged into the weights (a plain transformers folder) | kept: the base model + adapter/ (peft)'))
     lexicon_stage: bool = field(default=False, metadata=dict(help="the lexicon paper's two-stage framework: stage 1 on the STATE coded-term lexicon before the warm-up (a decoder --init: LoRA instruction tuning term -> definition, Table XI; an encoder: term <-> definition alignment; 11b_decoders)"))
+    lexicon_only: bool = field(default=False, metadata=dict(help="the lexicon paper's 'only lexicon' row: no training text of the data set; an encoder's classifier is trained on the STATE lexicon's terms and definitions (toxic) against non-toxic texts of the other data set (11b_decoders), no CuSA or joint stage; a decoder --init is asked Table 10's instruction zero-shot (12c_baseline), after stage 1 with --lexicon-stage"))
     gradient_checkpointing: bool = field(default=False, metadata=dict(help='recompute activations in the backward pass (less memory, ~30% more time)'))
     dtype: str = field(default='auto', metadata=dict(help='weights of a transformers classifier: auto (bf16 for a decoder on CUDA, else float32) | float32 | bfloat16; trained weights stay fp32'))
     refiner: str = 'auto'         # a name of REFINERS (08c_refiners): auto | lexicon | state | claude | learned | cues | gold | gold+state | claude:MODEL | hf:MODEL | vllm:MODEL | degraded:F1
@@ -139,6 +142,7 @@ def config_errors(d:dict) -> list[str]:
         elif f.name == 'warmup_epochs' and v == 0 and d.get('init'): continue          # --init: 0 takes the classifier as it is
         elif f.name in CONFIG_RANGES and not CONFIG_RANGES[f.name][0](v): errs.append(f'{name} must be {CONFIG_RANGES[f.name][1]}')
         elif f.name == 'lora' and v and not (d.get('init') or d.get('warmup_dir')): errs.append(f'{name} needs --init MODEL (LoRA adapts a transformers classifier or decoder)')
+        elif f.name == 'lexicon_only' and v and (d.get('cntp_in_train') or d.get('warmup_dir')): errs.append(f'{name} trains on the lexicon alone: not with --cntp-in-train or --warmup-dir')
     return errs
 
 # %% ../nbs/14_pipeline.ipynb #a1f0c004
@@ -165,6 +169,12 @@ def run_data(cfg:dict) -> dict:
     d, ceiling = resolve_data_dir(cfg['data_dir']), cfg.get('cntp_in_train')
     if ceiling and cfg['dataset'] != 'toxicn': raise ValueError(f"cntp_in_train is for dataset toxicn (CNTP's sentences come from ToxiCN), not {cfg['dataset']}")
     if ceiling: train, valid = cntp_train_split(d, cfg['train_size'], cfg['valid_size'], cfg['seed'], cfg.get('cntp_sample', 'all'))
+    elif cfg['lexicon_only']:                     # no training text of the data set: the lexicon against another's neutral texts (11b)
+        lex = lexicon_entries(d)
+        n_tox = len(set(lex['term']) | set(lex['definition']))
+        train = lexicon_examples(lex, neutral_texts(cfg['dataset'], n_tox, cfg['seed'], d), cfg['seed'])
+        valid = (stratified_sample(load_dataset('cold', 'dev', d), cfg['valid_size'], cfg['seed']) if cfg['dataset'] == 'cold'
+                 else train_valid_split(cfg['dataset'], d, cfg['valid_size'], cfg['seed'])[1])
     else:
         train, valid = train_valid_split(cfg['dataset'], d, cfg['valid_size'], cfg['seed'])
         train = stratified_sample(train, cfg['train_size'], cfg['seed'])
@@ -427,6 +437,32 @@ def evaluation(self:ToxiTraceRun, models:dict) -> dict:
         self.state.finish('evaluation', key, seconds=round(time.time() - t0, 1), scores=scores)
     return self.state.stages['evaluation']['scores']
 
+# %% ../nbs/14_pipeline.ipynb #959e9066
+@patch
+def zero_shot(self:ToxiTraceRun, model) -> dict:
+    "Table 10's instruction asked zero-shot of the causal LM `model` (folder or hub name) on the valid and test frames (12c_baseline's `classify_frame`): Table 1's scores, an unparsable answer counted wrong and counted in `unparsable`, under `joint`; cached in `config.json` by key."
+    frames, lex = self.frames, self.state.stages.get('lexicon', {}).get('key')
+    key = fingerprint('zero-shot', str(model), lex, *(frame_fingerprint(frames[k], ('text', 'label')) for k in ('valid', 'test') if k in frames))
+    if not self.state.done('evaluation', key):
+        t0, llm = time.time(), chat_llm(f'hf:{model}', cache_path=self.out/'chat_cache.jsonl', progress=self.progress).check()
+        scores = {}
+        for name in [k for k in ('valid', 'test') if k in frames]:
+            r = classify_frame(llm, frames[name], progress=self.progress)
+            scores[name] = dict(r['all'], unparsable=r['unparsable'])
+        self.state.finish('evaluation', key, seconds=round(time.time() - t0, 1), scores=dict(joint=scores))
+    return self.state.stages['evaluation']['scores']
+
+@patch
+def lexicon_only(self:ToxiTraceRun, encoder=None) -> dict|None:
+    "The 'only lexicon' row: a decoder `init` (after stage 1 with `lexicon_stage`) asked zero-shot (`zero_shot`), else the warm-up classifier fitted on the lexicon frame and evaluated; its scores under `joint` (None without `evaluate`)."
+    cfg = self.cfg
+    if cfg['init'] and is_decoder_checkpoint(cfg['init']):
+        model = self.lexicon_sft() if cfg['lexicon_stage'] else cfg['init']
+        return self.zero_shot(model) if cfg['evaluate'] and not rank() else None
+    clf, tok = self.warmup(encoder)
+    self.keys['joint'] = self.keys['warmup']                          # the evaluation's key: there is no joint stage
+    return self.evaluation(dict(joint=(clf, tok))) if cfg['evaluate'] and not rank() else None
+
 # %% ../nbs/14_pipeline.ipynb #269e7640
 def train_toxitrace(config=None, data:dict=None, encoder=None, refiner=None, reasoner=None, cbs=None,
                     progress:bool=True) -> dict:
@@ -444,14 +480,16 @@ def train_toxitrace(config=None, data:dict=None, encoder=None, refiner=None, rea
     out = Path(cfg['out'])
     provenance = data_record(cfg['data_dir']) if data is None else dict(frames={k: frame_fingerprint(v) for k, v in frames.items()})
     run = ToxiTraceRun(cfg, frames, cbs, progress, provenance)
-    warm, tok = run.warmup(encoder, augment_terms(cfg, refiner) if cfg['augment'] else ())
-    ann = run.cusa(warm, tok, refiner)
-    reasons = None if cfg['no_arcl'] else run.reasoning(ann, reasoner)
-    joint, _ = run.joint(ann, reasons)
-    scores = None
-    if cfg['evaluate'] and not rank():
-        models = dict(warmup=(warm, tok), joint=(joint, tok)) if cfg['eval_warmup'] else dict(joint=(joint, tok))
-        scores = run.evaluation(models)
+    if cfg['lexicon_only']: scores = run.lexicon_only(encoder)
+    else:
+        warm, tok = run.warmup(encoder, augment_terms(cfg, refiner) if cfg['augment'] else ())
+        ann = run.cusa(warm, tok, refiner)
+        reasons = None if cfg['no_arcl'] else run.reasoning(ann, reasoner)
+        joint, _ = run.joint(ann, reasons)
+        scores = None
+        if cfg['evaluate'] and not rank():
+            models = dict(warmup=(warm, tok), joint=(joint, tok)) if cfg['eval_warmup'] else dict(joint=(joint, tok))
+            scores = run.evaluation(models)
     res = dict(run_record(data=provenance, **cfg), out=str(out), stages={k: {kk: vv for kk, vv in v.items() if kk != 'scores'} for k, v in run.state.stages.items()},
                scores=scores, seconds=round(time.time() - t0, 1))
     on_rank0(lambda: write_json_atomic(out/'metrics.json', res, indent=2))
