@@ -114,6 +114,8 @@ def _extract_args(p):
     p.add_argument('--all-spans', action='store_true', help='spans for every text, not only those predicted toxic (= --spans all)')
     p.add_argument('--spans', choices=['flagged', 'all'], default='flagged', help='flagged (default): classify every text, explain only those predicted toxic; all: explain every text')
     p.add_argument('--saliency', choices=['all', 'flagged', 'none'], default=None, help='per-character saliency for all texts, the flagged ones or none (default: where spans are computed; null elsewhere)')
+    p.add_argument('--long-texts', choices=['windows', 'truncate'], default='windows', help='texts longer than the model reads at once: windows (default: read whole, P(toxic) the largest over the windows) or truncate')
+    p.add_argument('--window-rule', choices=['fixed', 'sentences', 'sentence'], default='fixed', help='how long texts are cut into windows: fixed (default: windows of the model\'s length, overlapping by half), sentences (whole sentences packed), sentence (one each); a resumed run must use the same')
     p.add_argument('--int8', action='store_true', help='classify with an int8 copy of the model on the CPU (the fp32 model still explains flagged texts)')
     p.add_argument('--device', default='auto', help="auto (default): cuda when torch sees a GPU, else cpu; or cpu, cuda:1, ...")
     p.add_argument('--chunk-size', type=int, default=2048, help='texts read, scored and written at a time: bounds memory (default: 2048)')
@@ -224,7 +226,8 @@ COMMANDS.update(
     extract=Command('classify texts and write toxic spans as JSONL or Parquet',
                     'Classify every text of INPUT (.txt one text per line, .csv, .jsonl or .parquet with a text column) and write one record per text to OUTPUT (.jsonl or .parquet), in input order: label, probability, and for texts predicted toxic the spans as character offsets with their text. Streamed chunk by chunk; rerunning a killed command resumes it. Under torchrun or accelerate launch every rank scores its shard and rank 0 merges them.', _extract_args, 'toxitrace.extract:run_extract',
                     lambda f, a: _printed('toxitrace.extract:extract_summary', f(a.model, a.input, a.output, a.batch_size, a.text_column, a.device, progress=a.progress, all_spans=a.all_spans or a.spans == 'all',
-                                                 chunk_size=a.chunk_size, shard=a.shard, toxic_label=a.toxic_label, normalize=a.normalize, saliency=a.saliency, int8=a.int8))),
+                                                 chunk_size=a.chunk_size, shard=a.shard, toxic_label=a.toxic_label, normalize=a.normalize, saliency=a.saliency, int8=a.int8,
+                                                 long_texts=a.long_texts, window_rule=a.window_rule))),
     merge=Command('join extract shard outputs in input order',
                     'Join the outputs of `extract --shard K/N` (.jsonl or .parquet, in any order) into OUTPUT in input order, checking that all N shards are there (from their OUTPUT.shard.json records) and every index appears exactly once.', _merge_args, 'toxitrace.extract:merge_outputs', lambda f, a: _printed('toxitrace.extract:merge_summary', f(a.inputs, a.output))),
     serve=Command('an HTTP JSON API for the detector (POST /v1/detect, GET /healthz, /docs)',
