@@ -116,7 +116,7 @@ def _extract_args(p):
     p.add_argument('--saliency', choices=['all', 'flagged', 'none'], default=None, help='per-character saliency for all texts, the flagged ones or none (default: where spans are computed; null elsewhere)')
     p.add_argument('--long-texts', choices=['windows', 'truncate'], default='windows', help='texts longer than the model reads at once: windows (default: read whole, P(toxic) the largest over the windows) or truncate')
     p.add_argument('--window-rule', choices=['fixed', 'sentences', 'sentence'], default='fixed', help='how long texts are cut into windows: fixed (default: windows of the model\'s length, overlapping by half), sentences (whole sentences packed), sentence (one each); a resumed run must use the same')
-    p.add_argument('--int8', action='store_true', help='classify with an int8 copy of the model on the CPU (the fp32 model still explains flagged texts)')
+    p.add_argument('--int8', action='store_true', help='classify with a cheaper copy of the model on the CPU: bf16 where the CPU computes it natively, else int8 (Detector.with_int8); windows near the threshold are scored again in fp32, and the fp32 model still explains flagged texts')
     p.add_argument('--device', default='auto', help="auto (default): cuda when torch sees a GPU, else cpu; or cpu, cuda:1, ...")
     p.add_argument('--chunk-size', type=int, default=2048, help='texts read, scored and written at a time: bounds memory (default: 2048)')
     p.add_argument('--shard', default=None, metavar='K/N', help='score only the K-th of N contiguous slices of the input (0-based); join them with merge')
