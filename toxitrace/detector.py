@@ -309,7 +309,7 @@ def proba(self:Detector, texts, batch_size:int=32, progress:bool=False) -> np.nd
     return out
 
 # %% ../nbs/07_detector.ipynb #d180df19
-INT8_LAYERS, INT8_MARGINS = ('attention.self.', 'intermediate.'), dict(bf16=0.01, int8=0.1)
+INT8_LAYERS, INT8_MARGINS = ('attention.self.', 'intermediate.'), dict(bf16=0.005, int8=0.03)
 
 def cpu_has_bf16() -> bool:
     "Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX, as oneDNN reports); elsewhere a bf16 copy is emulated and slower than fp32."
