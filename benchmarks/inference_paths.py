@@ -18,8 +18,8 @@ clients: throughput and p50/p99 latency. One torch thread (--threads); the load 
 import argparse, importlib.util, json, os, random, resource, sys, tempfile, time
 from pathlib import Path
 
-INT8_CURVE = {'q,k,v': ('attention.self.',), 'ffn-in': ('intermediate.',), 'q,k,v + ffn-in (default)': ('attention.self.', 'intermediate.'),
-              'all but ffn-out': ('attention.', 'intermediate.'), 'all linear': ('',)}
+INT8_CURVE = {'q,k,v': ('attention.self.',), 'ffn-in': ('intermediate.',), 'q,k,v + ffn-in': ('attention.self.', 'intermediate.'),
+              'all but ffn-out': ('attention.', 'intermediate.'), 'all linear': ('',)}      # int8 alone (no fp32 re-scoring); then the default of --int8
 
 def peak_mib() -> float: return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -74,7 +74,8 @@ def main(argv=None):
     need = max(round(float(x) * args.limit) for x in args.shares.split(',') if float(x) < 1)
     if len(flagged) < need or len(calm) < args.limit - need:
         raise SystemExit(f'{len(flagged)} of {len(pool)} texts flagged at threshold {det.threshold:.3f}: too few flagged or calm ones for --limit {args.limit}')
-    q8 = Detector.from_pretrained(args.model, threshold=det.threshold).with_int8()
+    q8 = Detector.from_pretrained(args.model, threshold=det.threshold).with_int8()          # the default of --int8
+    DEFAULT = f"default (--int8): {'bf16' if next(q8.int8_model.parameters()).dtype == torch.bfloat16 else 'int8 q,k,v + ffn-in'} + fp32 within ±{q8.int8_margin:g}"
     paths = {'explain-all': lambda xs: det.predict(xs, args.batch_size, progress=False, saliency='all'),
              'classify-then-explain': lambda xs: det.predict(xs, args.batch_size, progress=False),
              'classify-then-explain + int8': lambda xs: q8.predict(xs, args.batch_size, progress=False),
@@ -89,22 +90,23 @@ def main(argv=None):
                              over_explain_all=round(secs['explain-all'] / s, 2), peak_rss_mib=peak_mib()))
             print(json.dumps(rows[-1]), flush=True)
     texts = pool[:args.limit]
-    dets = {'fp32': det} | {name: Detector.from_pretrained(args.model, threshold=det.threshold).with_int8(layers) for name, layers in INT8_CURVE.items()}
+    dets = {'fp32': det} | {name: Detector.from_pretrained(args.model, threshold=det.threshold).with_int8(layers, margin=0.0, dtype='int8') for name, layers in INT8_CURVE.items()}
+    dets[DEFAULT] = q8
     secs = timed({name: (lambda d=d: d.proba(texts, args.batch_size)) for name, d in dets.items()}, args.repeats)
     p32, t32, curve = det.proba(texts, args.batch_size), secs['fp32'], []
-    for name in INT8_CURVE:
+    for name in [*INT8_CURVE, DEFAULT]:
         qd, tq = dets[name], secs[name]
         pq = qd.proba(texts, args.batch_size)
         d = np.abs(pq - p32)
-        curve.append(dict(layers=name, n_linear=sum(type(m).__module__.endswith('quantized.dynamic.modules.linear') for m in qd.int8_model.modules()),
+        curve.append(dict(layers=name, n_linear=sum(type(m).__module__.endswith('quantized.dynamic.modules.linear') for m in qd.int8_model.modules()), margin=qd.int8_margin,
                           label_agreement=round(float(((pq >= det.threshold) == (p32 >= det.threshold)).mean()), 4),
                           mean_abs_dp=round(float(d.mean()), 4), max_abs_dp=round(float(d.max()), 4), forward_speedup=round(t32 / tq, 2)))
         print(json.dumps(curve[-1]), flush=True)
     serve = [serve_row(args.model, c, args.serve_requests, args.threads) for c in (1, 16)] if args.serve_requests else []
     load.append(os.getloadavg())
     ten = {r['path']: r['over_explain_all'] for r in rows if r['share'] == 0.1}
-    default = next(c for c in curve if 'default' in c['layers'])
-    res = dict(run_record(**vars(args)), model=str(args.model), threshold=det.threshold, max_length=det.max_length, rows=rows,
+    default = curve[-1]
+    res = dict(run_record(**vars(args)), model=str(args.model), int8_default=DEFAULT, threshold=det.threshold, max_length=det.max_length, rows=rows,
                int8_curve=dict(n_texts=len(texts), rows=curve), serve=serve, load_average_before_after=load,
                goals=dict(cte_10pct_ge_1_7=ten.get('classify-then-explain', 0) >= 1.7,
                           int8_10pct_ge_2_5=ten.get('classify-then-explain + int8', 0) >= 2.5,

@@ -78,6 +78,8 @@ def _commands(d: Path, g: Path) -> dict:
         'experiments/long_texts.py': ['--model', d/'clf', '--n', 6, '--rules', 'truncate,fixed/16,sentence/16', '--threads', 1],
         'experiments/state_encoder.py': ['--encoder', d/'tagger', '--seeds', 0, 1, '--train-size', 8, '--epochs', 1, '--layers', 1,
                                          '--models', d/'state-models', '--threads', 1],
+        'benchmarks/int8_recipes.py': ['--model', d/'clf', '--limit', 12, '--dev-limit', 12, '--time-texts', 8, '--repeats', 1, '--batch-size', 4,
+                                       '--threads', 1],
     }
 
 
@@ -174,8 +176,16 @@ def test_inference_paths(runs):
     res = result(runs, 'inference_paths')
     assert [(r['share'], r['path']) for r in res['rows'][:4]] == [(0.05, p) for p in ('explain-all', 'classify-then-explain', 'classify-then-explain + int8', 'proba only')]
     assert len(res['rows']) == 16 and all(r['n_texts'] == 12 for r in res['rows'][:12]) and res['rows'][0]['over_explain_all'] == 1.0
-    assert len(res['int8_curve']['rows']) == 5 and [s['clients'] for s in res['serve']] == [1, 16] and set(res['goals']) == {
+    assert len(res['int8_curve']['rows']) == 6 and res['int8_curve']['rows'][-1]['layers'].startswith('default (--int8)') and [s['clients'] for s in res['serve']] == [1, 16] and set(res['goals']) == {
         'cte_10pct_ge_1_7', 'int8_10pct_ge_2_5', 'int8_agreement_ge_0_995'}
+
+
+def test_int8_recipes(runs):
+    res = result(runs, 'int8_recipes')
+    names = [r['recipe'] for r in res['rows']]
+    assert names[0] == 'fp32' and res['rows'][0]['label_agreement'] == 1.0 and res['n_test'] == 12 and res['n_dev'] == 12, names
+    assert {'bf16', 'all linear, per tensor (naive)', 'q,k,v + ffn-in, per channel'} <= set(names) and any('+ fp32 within' in n for n in names)
+    assert all('forward_speedup' in r for r in res['rows'] if r['margin'] == 0.0) and set(res['cascade_margin_chosen_on_dev']) <= set(names)
 
 
 def test_long_texts(runs):

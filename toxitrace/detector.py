@@ -6,9 +6,9 @@ Docs: https://toxitrace.github.io/toxitrace/detector.html.md"""
 
 # %% auto #0
 __all__ = ['TOXIC_WORDS', 'NEGATIONS', 'SPAN_METHODS', 'LONG_TEXTS', 'WINDOW_RULES', 'SENTENCE_ENDS', 'INT8_LAYERS',
-           'SALIENCY_MODES', 'TextScores', 'char_saliency', 'toxic_class', 'Detector', 'length_sorted_batches',
-           'eval_mode', 'fixed_windows', 'sentence_windows', 'WindowedTexts', 'merge_windows', 'max_by_owner',
-           'on_original', 'highlight_html', 'cjk_font', 'plot_saliency']
+           'INT8_MARGINS', 'SALIENCY_MODES', 'TextScores', 'char_saliency', 'toxic_class', 'Detector',
+           'length_sorted_batches', 'eval_mode', 'fixed_windows', 'sentence_windows', 'WindowedTexts', 'merge_windows',
+           'max_by_owner', 'cpu_has_bf16', 'on_original', 'highlight_html', 'cjk_font', 'plot_saliency']
 
 # %% ../nbs/07_detector.ipynb #2e00592e
 import dataclasses, html, math, warnings
@@ -81,7 +81,7 @@ class Detector:
         self.span_method, self.topk_frac, self.attribution = span_method, topk_frac, attribution
         self.normalizer = normalizer              # a `Normalizer` (02c_perturb) to read cloaked text through, or None
         self.long_texts, self.window_rule, self.window_length, self.overlap = long_texts, window_rule, window_length or max_length, overlap
-        self.int8_model = None
+        self.int8_model, self.int8_margin = None, 0.0     # `with_int8`
         names = list(model.label_names)
         if model.head.out_features != len(names): raise ValueError(f"the model has {model.head.out_features} outputs but {len(names)} label names")
         self.toxic_class = toxic_class(names, toxic_label)
@@ -271,9 +271,14 @@ def _flags(t) -> list[str]:
 
 @patch
 def proba_ids(self:Detector, input_ids, attention_mask) -> np.ndarray:
-    "P(toxic) (B,) of a padded batch `input_ids`, `attention_mask` (B, T): one forward pass under `torch.inference_mode()`, by the `classifier` (the int8 copy when there is one)."
-    device = next(self.model.parameters()).device if self.int8_model is None else 'cpu'
-    with torch.inference_mode(): return self.p_toxic(self.classifier(input_ids.to(device), attention_mask.to(device))).cpu().numpy()
+    "P(toxic) (B,) of a padded batch `input_ids`, `attention_mask` (B, T): one forward pass under `torch.inference_mode()` by the `classifier`; with an int8 copy, the rows whose int8 P(toxic) lies within `int8_margin` of the threshold are scored again by the fp32 model (`with_int8`)."
+    device = next(self.model.parameters()).device
+    run = lambda m, rows: self.p_toxic(m(input_ids[rows].to(device), attention_mask[rows].to(device))).cpu().numpy()
+    with torch.inference_mode():
+        p = run(self.classifier, slice(None))
+        near = np.flatnonzero(np.abs(p - self.threshold) < self.int8_margin) if self.int8_model is not None else []
+        if len(near): p[near] = run(self.model, torch.from_numpy(near))
+    return p
 
 @patch
 def window_proba(self:Detector, enc:EncodedTexts, batch_size:int=32, progress:bool=False) -> np.ndarray:
@@ -304,14 +309,23 @@ def proba(self:Detector, texts, batch_size:int=32, progress:bool=False) -> np.nd
     return out
 
 # %% ../nbs/07_detector.ipynb #d180df19
-INT8_LAYERS = ('attention.self.', 'intermediate.')
+INT8_LAYERS, INT8_MARGINS = ('attention.self.', 'intermediate.'), dict(bf16=0.005, int8=0.03)
+
+def cpu_has_bf16() -> bool:
+    "Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX, as oneDNN reports); elsewhere a bf16 copy is emulated and slower than fp32."
+    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError): return False
 
 @patch
-def with_int8(self:Detector, layers=INT8_LAYERS):
-    "This detector, classifying with an int8 copy of its model on the CPU: dynamic quantisation (per output channel) of the linear layers whose name contains one of `layers` ('' : all); the fp32 model still does the attribution pass."
+def with_int8(self:Detector, layers=INT8_LAYERS, margin:float=None, dtype:str='auto'):
+    "This detector, classifying with a cheaper copy of its model on the CPU: `dtype` 'bf16', a bfloat16 copy; 'int8', dynamic quantisation (per output channel) of the linear layers whose name contains one of `layers` ('' : all); 'auto', bf16 where `cpu_has_bf16`, else int8. Windows whose P(toxic) from the copy lies within `margin` (default: `INT8_MARGINS[dtype]`) of the threshold are scored again in fp32; the fp32 model still does the attribution pass."
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
     import copy
+    if dtype not in ('auto', 'bf16', 'int8'): raise ValueError(f"dtype must be 'auto', 'bf16' or 'int8', not {dtype!r}")
     if next(self.model.parameters()).device.type != 'cpu': raise ValueError("int8 classification runs on the CPU: load the model with device='cpu'")
+    if dtype == 'auto': dtype = 'bf16' if cpu_has_bf16() else 'int8'
+    self.int8_margin = INT8_MARGINS[dtype] if margin is None else margin
+    if dtype == 'bf16': self.int8_model = copy.deepcopy(self.model).eval().to(torch.bfloat16); return self
     names = [n for n, m in self.model.named_modules() if isinstance(m, torch.nn.Linear) and any(k in n for k in layers)]
     if not names: raise ValueError(f"no linear layer of the model has a name containing one of {layers}")
     self.int8_model = quantize_dynamic(copy.deepcopy(self.model).eval(), {n: per_channel_dynamic_qconfig for n in names}, dtype=torch.qint8)

@@ -6,8 +6,8 @@ Docs: https://toxitrace.github.io/toxitrace/extract.html.md"""
 
 # %% auto #0
 __all__ = ['INPUT_SUFFIXES', 'OUTPUT_SUFFIXES', 'SHARD_FORMAT', 'WEIGHT_SUFFIXES', 'iter_texts', 'read_texts', 'parse_shard',
-           'shard_range', 'shard_record_path', 'partial_paths', 'weights_fingerprint', 'extract_range', 'output_lock',
-           'run_extract', 'extract_summary', 'merge_outputs', 'merge_summary']
+           'shard_range', 'shard_record_path', 'partial_paths', 'weights_fingerprint', 'window_setting',
+           'extract_range', 'output_lock', 'run_extract', 'extract_summary', 'merge_outputs', 'merge_summary']
 
 # %% ../nbs/07d_extract.ipynb #ec156004
 import contextlib, hashlib, json, os, time, warnings
@@ -225,11 +225,20 @@ def _chunks(items, size:int):
     if chunk: yield chunk
 
 # %% ../nbs/07d_extract.ipynb #602f9e8f
-def _start(partial:Path, state:Path, key:str, start:int, stop:int, chunk_size:int, batch_size:int) -> tuple[int,int]:
-    "Resume the partial file of a run with the same `key` (records kept, toxic among them), or start it afresh: (0, 0)."
-    if partial.exists() and state.exists() and json.loads(state.read_text(encoding='utf-8')).get('key') == key:
-        return _resume_point(partial, chunk_size)
-    write_json_atomic(state, dict(key=key, start=start, stop=stop, chunk_size=chunk_size, batch_size=batch_size))
+def window_setting(det:Detector) -> dict:
+    "How `det` reads texts longer than its `max_length` (`long_texts`, `window_rule`, `window_length`, `overlap`): what runs whose records go into one output must share."
+    return dict(long_texts=det.long_texts, window_rule=det.window_rule, window_length=det.window_length, overlap=det.overlap)
+
+def _said(w:dict) -> str: return ', '.join(f'{k}={v}' for k, v in w.items())
+
+def _start(partial:Path, state:Path, key:str, start:int, stop:int, chunk_size:int, batch_size:int, window:dict=None) -> tuple[int,int]:
+    "Resume the partial file of a run with the same `key` (records kept, toxic among them), or start it afresh: (0, 0); a ValueError, before anything is overwritten, when the partial run read long texts another way (`window`, `window_setting`)."
+    old = json.loads(state.read_text(encoding='utf-8')) if partial.exists() and state.exists() else {}
+    if old.get('key') == key: return _resume_point(partial, chunk_size)
+    if old.get('window') not in (None, window):
+        raise ValueError(f"{partial} holds records of an interrupted run that read long texts with {_said(old['window'])}, this run with {_said(window)}: "
+                         f"rerun with that window rule to resume it, or delete {partial.name} to start afresh")
+    write_json_atomic(state, dict(key=key, start=start, stop=stop, chunk_size=chunk_size, batch_size=batch_size, window=window))
     partial.write_bytes(b'')
     return 0, 0
 
@@ -255,7 +264,7 @@ def extract_range(det:Detector, texts, start:int, stop:int, output, key:str, chu
     from itertools import islice
     output = Path(output)
     partial, state = partial_paths(output)
-    n_done, n_toxic = _start(partial, state, key, start, stop, chunk_size, batch_size)
+    n_done, n_toxic = _start(partial, state, key, start, stop, chunk_size, batch_size, window_setting(det))
     resumed, n_cut, n_replaced, bar = n_done, 0, 0, None
     if progress:
         from tqdm import tqdm
@@ -304,18 +313,19 @@ def _rank_path(output:Path, k:int, n:int) -> Path:
 # %% ../nbs/07d_extract.ipynb #1af0701c
 def _extract_key(det:Detector, input_path:Path, text_column:str, model_dir, chunk_size:int, batch_size:int, all_spans:bool,
                  k:int, n:int, n_total:int, saliency:str=None) -> str:
-    "The fingerprint a partial output must carry to be resumed: input file, model folder, every option that changes the records."
+    "The fingerprint a partial output must carry to be resumed: input file, model folder, every option that changes the records (how long texts are read among them: `window_setting`)."
     return fingerprint('toxitrace-extract/1', _file_stamp(input_path), text_column, _folder_stamp(model_dir), det.threshold,
                        det.max_length, det.span_method, chunk_size, batch_size, all_spans, [k, n], n_total, det.long_texts,
+                       window_setting(det),
                        *([saliency] if saliency else []), *(['int8'] if det.int8_model is not None else []),
                        *([repr(det.normalizer)] if det.normalizer else []))
 
 def _write_shard_record(det:Detector, input_path:Path, output_path:Path, model_dir, text_column:str, all_spans:bool,
                         k:int, n:int, start:int, stop:int, n_total:int):
-    "`OUTPUT.shard.json`: which shard `output_path` holds, and a fingerprint of its run (what `merge` checks)."
+    "`OUTPUT.shard.json`: which shard `output_path` holds, and a fingerprint of its run, how it read long texts among it (what `merge` checks)."
     model_files = [[q.name, q.stat().st_size] for q in sorted(Path(model_dir).iterdir()) if q.is_file()] if Path(model_dir).is_dir() else [str(model_dir)]
     run = fingerprint('toxitrace-shard-run/1', input_path.name, input_path.stat().st_size, text_column, model_files, det.threshold,
-                      det.max_length, det.span_method, all_spans, n_total)
+                      det.max_length, det.span_method, all_spans, n_total, window_setting(det))
     write_json_atomic(shard_record_path(output_path), dict(format=SHARD_FORMAT, shard=[k, n], start=start, stop=stop,
                                                            n_total=n_total, run=run, weights=weights_fingerprint(model_dir), input=_sha256([input_path]), output=output_path.name))
 
@@ -332,8 +342,8 @@ def _merge_ranks(out:dict, output_path:Path, k:int, n:int) -> dict:
 # %% ../nbs/07d_extract.ipynb #47de500e
 def run_extract(model_dir, input_path, output_path, batch_size:int=32, text_column:str='text', device='auto',
                 progress:bool=True, all_spans:bool=False, chunk_size:int=2048, shard=None, toxic_label=None, normalize:bool=False,
-                saliency:str=None, int8:bool=False) -> dict:
-    "Stream texts from `input_path` (.txt/.csv/.jsonl/.parquet) through the detector of the classifier in `model_dir` (ours or any transformers one; `toxic_label`: its toxic class) into `output_path` (.jsonl/.parquet): resumable, optionally one `shard` 'K/N', sharded over ranks under torchrun; `normalize`: read cloaked text through the lexicon normaliser (spans stay on the input text); `saliency`: 'all', 'flagged', 'none' (None: where spans are computed); `int8`: classify with an int8 copy on the CPU."
+                saliency:str=None, int8:bool=False, long_texts:str='windows', window_rule:str='fixed') -> dict:
+    "Stream texts from `input_path` (.txt/.csv/.jsonl/.parquet) through the detector of the classifier in `model_dir` (ours or any transformers one; `toxic_label`: its toxic class) into `output_path` (.jsonl/.parquet): resumable, optionally one `shard` 'K/N', sharded over ranks under torchrun; `normalize`: read cloaked text through the lexicon normaliser (spans stay on the input text); `saliency`: 'all', 'flagged', 'none' (None: where spans are computed); `int8`: classify with a cheaper copy on the CPU (`Detector.with_int8`: bf16 or int8, near-threshold windows again in fp32); `long_texts`, `window_rule`: how texts longer than the model's `max_length` are read (`Detector`; a run resumes only with the same)."
     t0 = time.perf_counter()
     input_path, output_path = Path(input_path), Path(output_path)
     _check_paths(input_path, output_path)
@@ -344,7 +354,8 @@ def run_extract(model_dir, input_path, output_path, batch_size:int=32, text_colu
         device = resolve_device(device)
         if ranked and device == 'cuda': device = f"cuda:{local_rank()}"
         with process_group('gloo') if ranked else contextlib.nullcontext():        # gloo: only for the barrier before the merge
-            det = Detector.from_pretrained(model_dir, device=device, toxic_label=toxic_label, normalize=normalize, int8=int8)
+            det = Detector.from_pretrained(model_dir, device=device, toxic_label=toxic_label, normalize=normalize, int8=int8,
+                                           long_texts=long_texts, window_rule=window_rule)
             start, stop = shard_range(n_total, k, n)
             key = _extract_key(det, input_path, text_column, model_dir, chunk_size, batch_size, all_spans, k, n, n_total, saliency)
             out = extract_range(det, iter_texts(input_path, text_column, chunk_size), start, stop, target, key, chunk_size, batch_size, all_spans,
@@ -378,7 +389,7 @@ def _check_shards(inputs) -> tuple[int|None, dict]:
             if recs[p][key] != first[key]:
                 raise ValueError(f"{have[0]} and {p} were scored with different {what} (sha256 {first[key][:12]}… and {recs[p][key][:12]}…): merge the shards of one run")
         if recs[p]['shard'][1] != first['shard'][1] or recs[p]['run'] != first['run'] or recs[p]['n_total'] != first['n_total']:
-            raise ValueError(f"{have[0]} and {p} are shards of different extract runs (N, input, model or options differ)")
+            raise ValueError(f"{have[0]} and {p} are shards of different extract runs (N, input, model, window rule or options differ)")
     n, by_k = first['shard'][1], {}
     for p in have:
         k = recs[p]['shard'][0]
