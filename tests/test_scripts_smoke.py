@@ -46,6 +46,9 @@ def _setup(d: Path) -> Path:
     cfg = dict(dataset='toxicn', cntp_in_train=True, cntp_sample='natural', train_size=20, valid_size=10, test_size=10, span_eval_size=0)
     for m in ('ce_only', 'toxitrace'):
         save_annotations(ann, g/m/'cues_refined.jsonl'); (g/m/'metrics.json').write_text(json.dumps(dict(config=cfg)))
+    from toxitrace.test_utils import tiny_bert_classifier
+    m, t = tiny_bert_classifier(texts, id2label={0: 'non-toxic', 1: 'toxic'})   # a transformers classifier folder, as --init takes it
+    m.save_pretrained(d/'hfclf'); t.save_pretrained(d/'hfclf')
     data, report = tagger_training_data(DATA)
     enc, tok = tiny_char_bert(texts)
     save_tagger(d/'tagger', SpanTagger(enc, TAGGER_DEFAULTS['kinds']), tok,
@@ -78,6 +81,8 @@ def _commands(d: Path, g: Path) -> dict:
         'experiments/long_texts.py': ['--model', d/'clf', '--n', 6, '--rules', 'truncate,fixed/16,sentence/16', '--threads', 1],
         'experiments/state_encoder.py': ['--encoder', d/'tagger', '--seeds', 0, 1, '--train-size', 8, '--epochs', 1, '--layers', 1,
                                          '--models', d/'state-models', '--threads', 1],
+        'experiments/lora_lr.py': ['--init', d/'hfclf', '--lrs', 1e-3, 2e-3, '--seeds', 0, '--epochs', 2, '--train-size', 16, '--valid-size', 8,
+                                   '--max-length', 16, '--bs', 8, '--threads', 1],
         'benchmarks/int8_recipes.py': ['--model', d/'clf', '--limit', 12, '--dev-limit', 12, '--time-texts', 8, '--repeats', 1, '--batch-size', 4,
                                        '--threads', 1],
     }
@@ -212,6 +217,15 @@ def test_state_encoder(runs):
     assert [r['seed'] for r in res['runs']] == [0, 1] and (res['train_posts'], res['dev_posts']) == (8, 800)
     assert list(res['mean']) == list(res['std']) == STATE_COLS and all(0 <= v <= 100 for v in res['mean'].values())
     assert all(abs(res['mean'][c] - (res['runs'][0]['row'][c] + res['runs'][1]['row'][c]) / 2) < 0.006 for c in STATE_COLS)
+
+
+def test_lora_lr(runs):
+    res = result(runs, 'lora_lr')
+    assert [(p['seed'], p['lora_lr'], len(p['history'])) for p in res['probes']] == [(0, 1e-3, 2), (0, 2e-3, 2)]
+    tr = res['probes'][0]['trainable']
+    assert 0 < tr['trainable'] < tr['total']                        # adapters and head only, not the whole model
+    assert res['summary']['0.002'] == dict(n=1, macro_f1=res['probes'][1]['history'][-1]['macro_f1'], std=0.0)
+    assert res['config']['lrs'] == [1e-3, 2e-3] and res['settings']['valid_size'] == 8
 
 
 def test_every_script_is_smoke_run():

@@ -46,7 +46,7 @@ VARIANTS.update(LABEL_VARIANTS)                  # issue #25's label sources (08
 OPT_IN_VARIANTS = {*LABEL_VARIANTS, 'only_dataset', 'two_stage', 'two_stage_toxitrace', 'only_lexicon', 'ce_only_lora8', 'toxitrace_lora8', 'toxitrace_lora8_emb'}   # run only when a config names them
 
 # %% ../nbs/15_experiment.ipynb #2f760f2e
-WARMUP_FIELDS = ('init', 'lexicon_stage', 'lexicon_only', 'lora', 'lora_alpha', 'lora_dropout', 'lora_targets', 'lora_scope', 'dtype', 'augment')
+WARMUP_FIELDS = ('init', 'lexicon_stage', 'lexicon_only', 'lora', 'lora_alpha', 'lora_dropout', 'lora_targets', 'lora_scope', 'lora_lr', 'dtype', 'augment')
 
 def own_warmup(variant:str) -> bool:
     "Whether a variant changes the warm-up (LoRA, the lexicon stage, ...), so trains its own instead of sharing the grid's first one."
