@@ -15,12 +15,12 @@ from fastcore.basics import patch, store_attr
 from tqdm import tqdm
 
 from .claude import CacheWarning, Claude, JsonlCache, RefineStats, check_claude
-from .runs import check_writable
+from .runs import check_writable, resolve_device
 
 # %% auto #0
 __all__ = ['CHAT_BACKENDS', 'ChatStats', 'ChatError', 'chat_key', 'check_requests', 'ChatLLM', 'ClaudeChat', 'folder_fingerprint',
-           'model_identity', 'causal_lm_config', 'chat_tokenizer_of', 'resolve_chat_device', 'resolve_dtype',
-           'quantization_config', 'HFChat', 'VLLMChat', 'chat_llm', 'check_ready']
+           'model_identity', 'causal_lm_config', 'chat_tokenizer_of', 'resolve_dtype', 'quantization_config', 'HFChat',
+           'VLLMChat', 'chat_llm', 'check_ready']
 
 # %% ../nbs/03b_llm.ipynb #e1d6899c
 @dataclass
@@ -188,11 +188,6 @@ def chat_tokenizer_of(model:str):
     return tok
 
 # %% ../nbs/03b_llm.ipynb #80631e09
-def resolve_chat_device(device:str|None='auto') -> str:
-    "`device`, with 'auto'/None meaning 'cuda' when torch sees a GPU, else 'cpu'."
-    import torch
-    return ('cuda' if torch.cuda.is_available() else 'cpu') if device in (None, 'auto') else str(device)
-
 def resolve_dtype(dtype, device:str):
     "A torch dtype from a dtype, 'bf16'/'fp16'/'fp32' (or their torch names), or None (bfloat16 on CUDA, float32 elsewhere)."
     import torch
@@ -225,7 +220,7 @@ class HFChat(ChatLLM):
                 ):
         if not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f'batch_size must be a positive int, not {batch_size!r}')
         super().__init__(cache_path, progress)
-        self.device = resolve_chat_device(device)
+        self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.quantization = quantization_config(load_in, self.dtype)
         self.path, self.config = str(model), causal_lm_config(str(model))

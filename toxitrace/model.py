@@ -10,9 +10,9 @@ __all__ = ['PAPER_ENCODER', 'SMALL_ENCODER_UPSTREAM', 'POOLINGS', 'CLASSIFIER_FO
            'preset', 'clean_offsets', 'EncodedTexts', 'blank_token_ids', 'encode_texts', 'literal_control_tokens',
            'masked_mean', 'ToxicityClassifier', 'EncodedDataset', 'pad_collate', 'text_dataloader', 'text_dataloaders',
            'classifier_splitter', 'toxicity_metrics', 'adamw', 'warmup_learner', 'fit_cosine', 'predict_proba',
-           'resolve_device', 'load_tokenizer', 'ClassifierHead', 'is_decoder', 'last_token', 'HFSequenceClassifier',
-           'card_header', 'model_card', 'write_model_card', 'save_transformers_model', 'save_classifier',
-           'load_classifier', 'stored_threshold']
+           'load_tokenizer', 'ClassifierHead', 'is_decoder', 'last_token', 'HFSequenceClassifier', 'card_header',
+           'model_card', 'write_model_card', 'save_transformers_model', 'save_classifier', 'load_classifier',
+           'stored_threshold']
 
 # %% ../nbs/04_model.ipynb #a5d6bce2
 import json, os, time, weakref
@@ -34,6 +34,8 @@ from safetensors.torch import load_file, save_file
 
 from .spans import clean_text
 from .data import find_shared
+from .runs import resolve_device   # the one home of device resolution (01_runs)
+
 
 # %% ../nbs/04_model.ipynb #250018bc
 PAPER_ENCODER = 'hfl/chinese-roberta-wwm-ext'
@@ -251,12 +253,6 @@ def predict_proba(model:ToxicityClassifier, tokenizer, texts, max_length:int=128
     out = np.empty((len(encoded), model.head.out_features), dtype=np.float32)
     if probs: out[order] = torch.cat(probs).numpy()
     return out
-
-# %% ../nbs/04_model.ipynb #4e6efd02
-def resolve_device(device:str|None='auto') -> str:
-    "'auto' (or None): 'cuda' when torch can use a GPU (so `CUDA_VISIBLE_DEVICES=-1` or '' gives 'cpu'), else 'cpu'; any other device as given."
-    if device in (None, '', 'auto'): return 'cuda' if torch.cuda.is_available() else 'cpu'
-    return device
 
 # %% ../nbs/04_model.ipynb #98a6fe03
 CLASSIFIER_FORMAT = 'toxitrace-classifier/2'

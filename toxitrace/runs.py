@@ -7,7 +7,7 @@ Docs: https://toxitrace.github.io/toxitrace/runs.html.md"""
 # %% auto #0
 __all__ = ['atomic_path', 'stale_temps', 'write_json_atomic', 'write_jsonl', 'read_jsonl', 'check_writable', 'update_json',
            'atomic_dir', 'git_commit', 'run_record', 'fingerprint', 'frame_fingerprint', 'rank', 'world_size',
-           'local_rank', 'barrier', 'process_group', 'RunState']
+           'local_rank', 'resolve_device', 'barrier', 'process_group', 'RunState']
 
 # %% ../nbs/01_runs.ipynb #8c5502f2
 import hashlib, json, os, platform, secrets, subprocess, sys, tempfile, time
@@ -144,6 +144,13 @@ def world_size() -> int:
 def local_rank() -> int:
     "This process's index on its machine (env `LOCAL_RANK`: its GPU); 0 alone."
     return int(os.environ.get('LOCAL_RANK', 0))
+
+# %% ../nbs/01_runs.ipynb #4e6efd02
+def resolve_device(device:str|None='auto') -> str:
+    "'auto' (or None): 'cuda' when torch can use a GPU (so `CUDA_VISIBLE_DEVICES=-1` or '' gives 'cpu'), else 'cpu'; any other device as given."
+    import torch
+    if device in (None, '', 'auto'): return 'cuda' if torch.cuda.is_available() else 'cpu'
+    return device
 
 # %% ../nbs/01_runs.ipynb #cce8bf92
 def barrier():
