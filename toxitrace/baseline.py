@@ -17,7 +17,7 @@ from tqdm import tqdm
 from .runs import check_writable, run_record, write_json_atomic, write_jsonl
 from .data import TRAIN_DATASETS, CNTP_PARTS, data_record, load_dataset, resolve_data_dir, span_eval_frame, stratified_sample
 from .claude import RefineStats
-from .llm import ChatLLM, chat_key, chat_llm
+from .llm import ChatLLM, chat_key, chat_llm, checked_chat
 from .cusa import TABLE4_SYSTEM, TABLE4_USER, parse_reply, prompt_version, user_message
 from .evaluation import T1_COLS, T2_COLS, classification_scores, f1, format_scores, safe_div, span_scores
 
@@ -192,15 +192,6 @@ def format_baseline(res:dict) -> str:
                                                           for l, (_, t) in zip(lines[1:], rows.values())]
     return '\n'.join([f"Table 2, span extraction given toxic (CNTP {cfg['part']}, seed {cfg['seed']}), Table 4's prompt without cues; {timing}", *lines])
 
-# %% ../nbs/12c_baseline.ipynb #a49c152b
-def _chat(llm, out, llm_options):
-    "The model, checked (credentials, a writable cache): `llm` itself (a ChatLLM), or `chat_llm(llm, cache_path=out/'chat_cache.jsonl', **llm_options)` for a spec."
-    if isinstance(llm, ChatLLM): return llm.check()
-    if not isinstance(llm, str):       # a ChatLLM-shaped stand-in (tests)
-        if not all(hasattr(llm, a) for a in ('ask', 'identity', 'name', 'stats')): raise TypeError(f'{llm!r} is neither a ChatLLM nor a model spec')
-        return llm.check() if hasattr(llm, 'check') else llm
-    return chat_llm(llm, cache_path=None if out is None else Path(out)/'chat_cache.jsonl', **(llm_options or {})).check()
-
 # %% ../nbs/12c_baseline.ipynb #4436c095
 def baseline_result(llm, config:dict, scores:dict, data:dict|None=None, seconds:float=0.0) -> dict:
     "The results JSON of a run in the experiments' format: the run record (`config` + the model + prompt version), one `runs` entry (n, stats, unparsable) and the score `rows`."
@@ -234,7 +225,7 @@ def run_baseline(llm, # a ChatLLM (`toxitrace.llm`), or its spec for `chat_llm`:
     if out is not None: check_writable(out, folder=True)
     d = resolve_data_dir(data_dir)
     df = baseline_frame(task, dataset, size, seed, part, d)
-    llm, t0 = _chat(llm, out, llm_options), time.time()
+    llm, t0 = checked_chat(llm, out and Path(out)/'chat_cache.jsonl', **(llm_options or {})), time.time()
     scores = (classify_frame if task == 'classify' else spans_frame)(llm, df, max_tokens, chunk, batch, progress)
     config = dict(task=task, dataset=dataset, part=part, size=size, seed=seed, max_tokens=max_tokens, chunk=chunk, batch=batch, llm_options=llm_options)
     res = baseline_result(llm, config, scores, data_record(d), time.time() - t0)

@@ -20,7 +20,7 @@ from .runs import check_writable, resolve_device
 # %% auto #0
 __all__ = ['CHAT_BACKENDS', 'ChatStats', 'ChatError', 'chat_key', 'check_requests', 'ChatLLM', 'ClaudeChat', 'folder_fingerprint',
            'model_identity', 'causal_lm_config', 'chat_tokenizer_of', 'resolve_dtype', 'quantization_config', 'HFChat',
-           'VLLMChat', 'chat_llm', 'check_ready']
+           'VLLMChat', 'chat_llm', 'checked_chat', 'check_ready']
 
 # %% ../nbs/03b_llm.ipynb #e1d6899c
 @dataclass
@@ -348,6 +348,15 @@ def chat_llm(spec:str, cache_path=None, **kwargs) -> ChatLLM:
     if prefix not in CHAT_BACKENDS or (prefix != 'claude' and not model):
         raise ValueError(f"chat model {spec!r}: expected 'claude:MODEL', 'hf:NAME_OR_FOLDER' or 'vllm:NAME_OR_FOLDER'")
     return CHAT_BACKENDS[prefix](model or None, cache_path, **kwargs)
+
+def checked_chat(llm, cache_path=None, **kwargs):
+    "A chat model ready to ask, checked before any work (credentials, a writable cache): `llm` itself (a `ChatLLM`, or a stand-in with `ask`, `identity`, `name` and `stats`), or `chat_llm(llm, cache_path, **kwargs)` for a spec."
+    if isinstance(llm, ChatLLM): return llm.check()
+    if not isinstance(llm, (str, Path)):
+        if not all(hasattr(llm, a) for a in ('ask', 'identity', 'name', 'stats')): raise TypeError(f'{llm!r} is neither a ChatLLM nor a model spec')
+        return llm.check() if hasattr(llm, 'check') else llm
+    return chat_llm(str(llm), cache_path, **kwargs).check()
+
 
 # %% ../nbs/03b_llm.ipynb #9e34108c
 def check_ready(obj):

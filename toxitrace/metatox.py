@@ -17,12 +17,11 @@ import torch
 
 from .runs import check_writable, run_record, write_json_atomic
 from .data import TRAIN_DATASETS, data_record, load_dataset, resolve_data_dir, stratified_sample
-from .model import encode_texts, load_encoder
-from .llm import chat_key
+from .model import encode_texts, encoder_path, load_encoder
+from .llm import chat_key, checked_chat
 from .cusa import prompt_version
 from .evaluation import classification_scores, detection_scores
-from .baseline import _chat, ask_all
-from .state import _encoder_name
+from .baseline import ask_all
 
 # %% auto #0
 __all__ = ['RATIONALE_PROMPT', 'TRIPLET_PROMPT', 'CHECK_PROMPT', 'NER_PROMPT', 'DETECT_PROMPT', 'METATOX_VERSION', 'METHODS',
@@ -262,8 +261,8 @@ def run_metatox_build(llm, # a chat LLM spec (claude, claude:MODEL, hf:DIR, vllm
                       llm_options:dict=None, data_dir=None, progress:bool=True) -> dict:
     "Build the meta-toxic graph of `dataset`'s toxic training posts with `llm` into `out`: its card (with `out`)."
     if errs := metatox_errors(dataset, limit, seed, threshold=threshold): raise ValueError('; '.join(errs))
-    name, out = _encoder_name(encoder), check_writable(out, folder=True)
-    llm, d = _chat(llm, out, llm_options), resolve_data_dir(data_dir)
+    name, out = encoder_path(encoder), check_writable(out, folder=True)
+    llm, d = checked_chat(llm, out and Path(out)/'chat_cache.jsonl', **(llm_options or {})), resolve_data_dir(data_dir)
     texts, t0 = toxic_train_texts(dataset, limit, seed, d), time.time()
     g, card = build_metatox(llm, texts, encoder_embed(*load_encoder(name)), threshold, f'{dataset} train, toxic posts', progress)
     card |= dict(dataset=dataset, limit=limit, seed=seed, encoder=name, seconds=round(time.time() - t0, 1),
@@ -293,8 +292,8 @@ def run_metatox_detect(llm, # a chat LLM spec or a ChatLLM; local models answer 
     g, card = load_graph(graph) if graph is not None else (None, {})
     out = out if out is not None else graph
     if out is not None: check_writable(out, folder=True)
-    name = _encoder_name(encoder or card.get('encoder')) if method != 'vanilla' else None
-    llm, d = _chat(llm, out, llm_options), resolve_data_dir(data_dir)
+    name = encoder_path(encoder or card.get('encoder')) if method != 'vanilla' else None
+    llm, d = checked_chat(llm, out and Path(out)/'chat_cache.jsonl', **(llm_options or {})), resolve_data_dir(data_dir)
     test, t0 = stratified_sample(load_dataset(dataset, 'test', d), limit, seed), time.time()
     pool = load_dataset(dataset, 'train', d).text.tolist() if method == 'rag' else []
     r = metatox_detect(llm, test, method, g, encoder_embed(*load_encoder(name)) if name else None, pool, min_sim, top_k, progress)

@@ -6,13 +6,13 @@ Docs: https://toxitrace.github.io/toxitrace/model.html.md"""
 
 # %% auto #0
 __all__ = ['PAPER_ENCODER', 'SMALL_ENCODER_UPSTREAM', 'POOLINGS', 'CLASSIFIER_FORMAT', 'TOKENIZER_FILES', 'HUB_LICENCES',
-           'CARD_LIMITS', 'ADAPTER_DIR', 'ADAPTER_SAVES', 'THRESHOLD_FILE', 'small_encoder_path', 'load_encoder',
-           'preset', 'clean_offsets', 'EncodedTexts', 'blank_token_ids', 'encode_texts', 'literal_control_tokens',
-           'masked_mean', 'ToxicityClassifier', 'EncodedDataset', 'pad_collate', 'text_dataloader', 'text_dataloaders',
-           'classifier_splitter', 'toxicity_metrics', 'adamw', 'warmup_learner', 'fit_cosine', 'predict_proba',
-           'load_tokenizer', 'ClassifierHead', 'is_decoder', 'last_token', 'HFSequenceClassifier', 'card_header',
-           'model_card', 'write_model_card', 'save_transformers_model', 'save_classifier', 'load_classifier',
-           'stored_threshold']
+           'CARD_LIMITS', 'ADAPTER_DIR', 'ADAPTER_SAVES', 'THRESHOLD_FILE', 'small_encoder_path', 'encoder_path',
+           'load_encoder', 'preset', 'clean_offsets', 'EncodedTexts', 'blank_token_ids', 'encode_texts',
+           'literal_control_tokens', 'masked_mean', 'ToxicityClassifier', 'EncodedDataset', 'pad_collate',
+           'text_dataloader', 'text_dataloaders', 'classifier_splitter', 'toxicity_metrics', 'adamw', 'warmup_learner',
+           'fit_cosine', 'predict_proba', 'load_tokenizer', 'ClassifierHead', 'is_decoder', 'last_token',
+           'HFSequenceClassifier', 'card_header', 'model_card', 'write_model_card', 'save_transformers_model',
+           'save_classifier', 'load_classifier', 'stored_threshold']
 
 # %% ../nbs/04_model.ipynb #a5d6bce2
 import json, os, time, weakref
@@ -47,6 +47,14 @@ def small_encoder_path() -> str:
     if os.environ.get('TOXITRACE_SMALL_ENCODER'): return os.environ['TOXITRACE_SMALL_ENCODER']
     p = find_shared('models/me5-small-zh')
     return str(p) if p is not None else SMALL_ENCODER_UPSTREAM
+
+def encoder_path(encoder=None) -> str:
+    "The encoder to load: `encoder` (a folder or hub name), or the small preset's (`small_encoder_path`) for None or 'small'; a path that is no model folder is a one-line error."
+    name = small_encoder_path() if encoder in (None, 'small') else str(encoder)
+    p = Path(name).expanduser()
+    if (p.exists() or name.startswith(('/', '.', '~'))) and not (p/'config.json').is_file(): raise FileNotFoundError(f'{name}: no such encoder folder (no config.json)')
+    return name
+
 
 # %% ../nbs/04_model.ipynb #be254b02
 def load_encoder(name_or_path:str, num_hidden_layers:int=None):

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from .runs import atomic_dir, check_writable, read_jsonl, run_record, write_json_atomic, write_jsonl
 from .data import STATE_GROUP_FIXES, data_record, load_dataset, resolve_data_dir
-from .model import encode_texts, load_encoder, small_encoder_path
+from .model import encode_texts, encoder_path, load_encoder, small_encoder_path
 from .evaluation import f1, safe_div
 from .llm import CHAT_BACKENDS, chat_key, chat_llm
 from .cusa import prompt_version
@@ -366,13 +366,6 @@ def extract_all(ex: EncoderExtractor, texts, chunk: int = 256, progress: bool = 
     return out
 
 # %% ../nbs/12e_state.ipynb #b734676a
-def _encoder_name(encoder) -> str:
-    "The encoder to load: `encoder`, or the small preset's (`small_encoder_path`) for None or 'small'; a path that is no model folder is a one-line error."
-    name = small_encoder_path() if encoder in (None, 'small') else str(encoder)
-    p = Path(name).expanduser()
-    if (p.exists() or name.startswith(('/', '.', '~'))) and not (p/'config.json').is_file(): raise FileNotFoundError(f'{name}: no such encoder folder (no config.json)')
-    return name
-
 def state_train_errors(seed, epochs, train_size, num_hidden_layers, threshold, bs) -> list[str]:
     "One message per bad argument of `run_state_train` (named as the command's options)."
     errs = [f'--{n} {v!r} must be an integer ≥ {lo}' for n, v, lo in (('seed', seed, 0), ('epochs', epochs, 1), ('train-size', train_size, 0), ('bs', bs, 1))
@@ -392,7 +385,7 @@ def run_state_train(out, # the extractor folder to write (replaced atomically), 
                     bs:int=16, lr:float=5e-5, max_length:int=128, data_dir=None, progress:bool=True) -> dict:
     "Train an `EncoderExtractor` on STATE's train part, save it to `out`, score it on the dev part and write `out/scores.json`: the results."
     if errs := state_train_errors(seed, epochs, train_size, num_hidden_layers, threshold, bs): raise ValueError('; '.join(errs))
-    name, out = _encoder_name(encoder), check_writable(out, folder=True)
+    name, out = encoder_path(encoder), check_writable(out, folder=True)
     d = resolve_data_dir(data_dir)
     train, dev, report = state_splits(d)
     if train_size > len(train): raise ValueError(f'--train-size {train_size} is more than the {len(train)} posts of the train part')
