@@ -226,7 +226,8 @@ class HFChat(ChatLLM):
         self.path, self.config = str(model), causal_lm_config(str(model))
         self.tokenizer = chat_tokenizer_of(self.path)
         self.name = f'hf:{model}'
-        self.identity = f'hf:{model_identity(self.path, self.config)}' + (f'/{load_in}' if load_in else '')
+        dt = str(self.dtype).removeprefix('torch.')                       # float32 is the reference: old caches stay valid
+        self.identity = f'hf:{model_identity(self.path, self.config)}' + (f'/{dt}' if dt != 'float32' else '') + (f'/{load_in}' if load_in else '')
         store_attr('batch_size,load_in'); self.generate_kwargs, self.model = dict(generate_kwargs or {}), None
 
 # %% ../nbs/03b_llm.ipynb #a3b4ae41
