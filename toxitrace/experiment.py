@@ -6,10 +6,10 @@ Docs: https://toxitrace.github.io/toxitrace/experiment.html.md"""
 
 # %% auto #0
 __all__ = ['VARIANTS', 'LABEL_VARIANTS', 'OPT_IN_VARIANTS', 'WARMUP_FIELDS', 'T3_COLS', 'PAPER_TABLE3', 'PAPER_NAMES',
-           'own_warmup', 'ExperimentConfig', 'load_experiment', 'experiment_runs', 'score_rows', 'select_runs',
-           'merge_results', 'run_experiment', 'sample_std', 'summarize', 'pm', 'table1', 'table3', 'plot_experiment',
-           'plot_warmup_sweep', 'check_table2', 'table2_folders', 'experiment_table2', 'experiment_command',
-           'print_table2']
+           'own_warmup', 'warmup_name', 'ExperimentConfig', 'load_experiment', 'experiment_runs', 'score_rows',
+           'select_runs', 'merge_results', 'run_experiment', 'sample_std', 'summarize', 'pm', 'table1', 'table3',
+           'plot_experiment', 'plot_warmup_sweep', 'check_table2', 'table2_folders', 'experiment_table2',
+           'experiment_command', 'print_table2']
 
 # %% ../nbs/15_experiment.ipynb #d7fc6cc0
 import json, time
@@ -51,6 +51,10 @@ WARMUP_FIELDS = ('init', 'lexicon_stage', 'lexicon_only', 'lora', 'lora_alpha', 
 def own_warmup(variant:str) -> bool:
     "Whether a variant changes the warm-up (LoRA, the lexicon stage, ...), so trains its own instead of sharing the grid's first one."
     return bool(set(VARIANTS[variant]) & set(WARMUP_FIELDS))
+
+def warmup_name(variant:str) -> str:
+    "The model name of a run's warm-up in the results: 'warmup' for the grid's shared one, `warmup_<variant>` for a variant's own (a LoRA or lexicon warm-up is another model)."
+    return f'warmup_{variant}' if own_warmup(variant) else 'warmup'
 
 # %% ../nbs/15_experiment.ipynb #fb30d081
 @dataclass
@@ -108,7 +112,7 @@ def score_rows(run:dict, scores:dict) -> list[dict]:
     "Flat rows (dataset, seed, warmup_epochs, model, split, metric, value) of one run's `scores` (`train_toxitrace`'s)."
     rows = []
     for model, by_split in (scores or {}).items():
-        name = run['variant'] if model == 'joint' else model
+        name = run['variant'] if model == 'joint' else warmup_name(run['variant']) if model == 'warmup' else model
         for split, vals in by_split.items():
             rows += [dict(run, model=name, split=split, metric=k, value=float(v)) for k, v in vals.items()
                      if k not in ('n', 'n_pred', 'n_gold', 'n_texts', 'seconds', 'method') and isinstance(v, (int, float))]
@@ -136,7 +140,7 @@ def merge_results(old:dict|None, new:dict, runs:list) -> dict:
     grid = lambda c: {k: v for k, v in (c or {}).items() if k not in ('seeds', 'variants')}
     if not old or grid(old.get('config')) != grid(new['config']): return new
     done = {(*_run_key(r['run']), r['run']['variant']) for r in runs}
-    models = done | {(*_run_key(r['run']), 'warmup') for r in runs if r['config'].get('eval_warmup')}
+    models = done | {(*_run_key(r['run']), warmup_name(r['run']['variant'])) for r in runs if r['config'].get('eval_warmup')}
     return dict(new, runs=[r for r in old['runs'] if (*_run_key(r), r['variant']) not in done] + new['runs'],
                 rows=[r for r in old['rows'] if (*_run_key(r), r['model']) not in models] + new['rows'])
 
@@ -230,7 +234,7 @@ def plot_experiment(summary:pd.DataFrame, dataset:str, metrics=(('test', 'macro_
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
     for ax, (split, metric) in zip(axes[0], metrics):
         s = summary[(summary.dataset == dataset) & (summary.split == split) & (summary.metric == metric)]
-        order = [m for m in ['warmup', *VARIANTS] if m in set(s.model)]
+        order = [m for m in ['warmup', *(warmup_name(v) for v in VARIANTS if own_warmup(v)), *VARIANTS] if m in set(s.model)]
         s = s.set_index('model').reindex(order)
         x = np.arange(len(order))
         ax.bar(x, 100 * s['mean'], yerr=100 * s['std'], color='#c44e52', alpha=.75, capsize=3)
