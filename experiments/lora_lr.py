@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The LoRA learning rate of the small preset (issue #28), chosen on COLD dev: a LoRA warm-up (stage 1 of
-`train_toxitrace` with `--init` and `--lora`: open_init -> adapt -> warmup_learner -> fit_cosine, the head at the
-preset's rate) of the --init classifier on a stratified sample of COLD train, scored after each epoch on a stratified
+`train_toxitrace` with `--init` and `--lora`: open_init -> adapt -> warmup_learner -> fit_cosine with the stage's
+per-epoch seeding (EpochSeed), so a probe is the run's warm-up batch for batch; the head at the preset's rate) of the --init classifier on a stratified sample of COLD train, scored after each epoch on a stratified
 sample of COLD dev, for each adapter learning rate and seed. Never looks at COLD test. Prints a table (final-epoch
 Macro-F1 per rate, mean ± sample std over the seeds it ran) and writes JSON with the command, machine, versions, git
 commit and each probe's per-epoch history and wall time; probes already in --out with the same settings are kept and
@@ -32,11 +32,11 @@ def main(argv=None):
     from toxitrace.data import data_record, resolve_data_dir
     from toxitrace.model import preset, warmup_learner, fit_cosine
     from toxitrace.decoders import adapt, open_init, trainable_parameters
-    from toxitrace.joint import plain_dataloaders, history_rows
+    from toxitrace.joint import EpochSeed, plain_dataloaders, history_rows
     from toxitrace.pipeline import run_data
     d, head_lr = resolve_data_dir(args.data_dir), preset('small')['head_lr']
     settings = dict(init=str(args.init), rank=args.rank, epochs=args.epochs, train_size=args.train_size, valid_size=args.valid_size,
-                    max_length=args.max_length, bs=args.bs, head_lr=head_lr)
+                    max_length=args.max_length, bs=args.bs, head_lr=head_lr, batch_order='EpochSeed')
     out = Path(args.out)
     old = json.loads(out.read_text(encoding='utf-8')) if out.exists() else None
     probes = old['probes'] if old and old.get('settings') == settings else []
@@ -51,7 +51,7 @@ def main(argv=None):
             model = adapt(model, lora=args.rank)
             learn = warmup_learner(plain_dataloaders(fr['train'], fr['valid'], tok, args.max_length, args.bs), model, path=out.parent)
             t0 = time.time()
-            with learn.no_bar(), learn.no_logging(): fit_cosine(learn, args.epochs, lrs=[lr, head_lr])
+            with learn.no_bar(), learn.no_logging(): fit_cosine(learn, args.epochs, lrs=[lr, head_lr], cbs=[EpochSeed(seed)])
             probes.append(dict(seed=seed, lora_lr=lr, seconds=round(time.time() - t0, 1), trainable=trainable_parameters(model), history=history_rows(learn)))
             rates = sorted({p['lora_lr'] for p in probes})
             final = {r: [p['history'][-1]['macro_f1'] for p in probes if p['lora_lr'] == r] for r in rates}
