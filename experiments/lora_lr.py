@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """The LoRA learning rate of the small preset (issue #28), chosen on COLD dev: a LoRA warm-up (stage 1 of
 `train_toxitrace` with `--init` and `--lora`: open_init -> adapt -> warmup_learner -> fit_cosine with the stage's
-per-epoch seeding (EpochSeed), so a probe is the run's warm-up batch for batch; the head at the preset's rate) of the --init classifier on a stratified sample of COLD train, scored after each epoch on a stratified
-sample of COLD dev, for each adapter learning rate and seed. Never looks at COLD test. Prints a table (final-epoch
-Macro-F1 per rate, mean ± sample std over the seeds it ran) and writes JSON with the command, machine, versions, git
-commit and each probe's per-epoch history and wall time; probes already in --out with the same settings are kept and
+per-epoch seeding (EpochSeed), so a probe is the run's warm-up batch for batch; the head at the preset's rate) of the
+--init classifier on a stratified sample of COLD train, scored after each epoch on a stratified sample of COLD dev,
+for each adapter learning rate and seed. Never looks at COLD test. Prints a table (final-epoch Macro-F1 per rate,
+mean ± sample std over the seeds it ran) and writes JSON with the command, machine, versions, git commit and each
+probe's per-epoch history and wall time; probes already in --out with the same settings are kept and
 skipped, so a stopped run continues and runs with other seeds or rates join it.
 
     OMP_NUM_THREADS=1 .venv/bin/python experiments/lora_lr.py --seeds 0 --lrs 5e-5 5e-4 1e-3 2e-3 5e-3

@@ -150,7 +150,7 @@ def resolve_device(device:str|None='auto') -> str:
     "'auto' (or None): 'cuda' when torch can use a GPU (so `CUDA_VISIBLE_DEVICES=-1` or '' gives 'cpu'), else 'cpu'; any other device as given."
     import torch
     if device in (None, '', 'auto'): return 'cuda' if torch.cuda.is_available() else 'cpu'
-    return device
+    return str(device)                   # a torch.device too: callers compare strings ('cuda...')
 
 # %% ../nbs/01_runs.ipynb #cce8bf92
 def barrier():
