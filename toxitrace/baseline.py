@@ -17,7 +17,7 @@ from tqdm import tqdm
 from .runs import check_writable, run_record, write_json_atomic, write_jsonl
 from .data import TRAIN_DATASETS, CNTP_PARTS, data_record, load_dataset, resolve_data_dir, span_eval_frame, stratified_sample
 from .claude import RefineStats
-from .llm import ChatLLM, chat_key, chat_llm, checked_chat
+from .llm import chat_key, checked_chat
 from .cusa import TABLE4_SYSTEM, TABLE4_USER, parse_reply, prompt_version, user_message
 from .evaluation import T1_COLS, T2_COLS, classification_scores, f1, format_scores, safe_div, span_scores
 

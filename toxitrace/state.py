@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from .runs import atomic_dir, check_writable, read_jsonl, run_record, write_json_atomic, write_jsonl
 from .data import STATE_GROUP_FIXES, data_record, load_dataset, resolve_data_dir
-from .model import encode_texts, encoder_path, load_encoder, small_encoder_path
+from .model import encode_texts, encoder_path, load_encoder
 from .evaluation import f1, safe_div
 from .llm import CHAT_BACKENDS, chat_key, chat_llm
 from .cusa import prompt_version
