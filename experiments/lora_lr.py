@@ -1,8 +1,7 @@
 #!/usr/bin/env python
 """The LoRA learning rate of the small preset (issue #28), chosen on COLD dev: a LoRA warm-up (stage 1 of
-`train_toxitrace` with `--init` and `--lora`: open_init -> adapt -> warmup_learner -> fit_cosine with the stage's
-per-epoch seeding (EpochSeed), so a probe is the run's warm-up batch for batch; the head at the preset's rate) of the
---init classifier on a stratified sample of COLD train, scored after each epoch on a stratified sample of COLD dev,
+`train_toxitrace` with `--init`, `--lora` and `--lora-lr`: the pipeline's own `warmup_model`, so a probe is the run's
+warm-up batch for batch, the head at the preset's rate; no run folder is written) of the --init classifier on a stratified sample of COLD train, scored after each epoch on a stratified sample of COLD dev,
 for each adapter learning rate and seed. Never looks at COLD test. Prints a table (final-epoch Macro-F1 per rate,
 mean ± sample std over the seeds it ran) and writes JSON with the command, machine, versions, git commit and each
 probe's per-epoch history and wall time; probes already in --out with the same settings are kept and
@@ -10,7 +9,7 @@ skipped, so a stopped run continues and runs with other seeds or rates join it.
 
     OMP_NUM_THREADS=1 .venv/bin/python experiments/lora_lr.py --seeds 0 --lrs 5e-5 5e-4 1e-3 2e-3 5e-3
 """
-import argparse, json, time
+import argparse, contextlib, io, json, time
 from pathlib import Path
 
 
@@ -27,15 +26,17 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if min(args.lrs) <= 0: ap.error('--lrs must be > 0')
     import numpy as np, torch
-    from fastai.torch_core import set_seed
     torch.set_num_threads(args.threads)
     from toxitrace.runs import run_record, write_json_atomic
     from toxitrace.data import data_record, resolve_data_dir
-    from toxitrace.model import preset, warmup_learner, fit_cosine
-    from toxitrace.decoders import adapt, open_init, trainable_parameters
-    from toxitrace.joint import EpochSeed, plain_dataloaders, history_rows
-    from toxitrace.pipeline import run_data
-    d, head_lr = resolve_data_dir(args.data_dir), preset('small')['head_lr']
+    from toxitrace.decoders import trainable_parameters
+    from toxitrace.joint import history_rows
+    from toxitrace.pipeline import resolve_config, run_data, warmup_model
+    d = resolve_data_dir(args.data_dir)
+    run_cfg = lambda seed, lr: resolve_config(preset='small', dataset='cold', data_dir=str(d), init=str(args.init), lora=args.rank, lora_lr=lr,
+                                              seed=seed, train_size=args.train_size, valid_size=args.valid_size, warmup_epochs=args.epochs,
+                                              max_length=args.max_length, bs=args.bs, evaluate=False)
+    head_lr = run_cfg(0, 1.0)['warmup_lrs'][1]
     settings = dict(init=str(args.init), rank=args.rank, epochs=args.epochs, train_size=args.train_size, valid_size=args.valid_size,
                     max_length=args.max_length, bs=args.bs, head_lr=head_lr, batch_order='EpochSeed')
     out = Path(args.out)
@@ -43,17 +44,13 @@ def main(argv=None):
     probes = old['probes'] if old and old.get('settings') == settings else []
     done = {(p['seed'], p['lora_lr']) for p in probes}
     for seed in args.seeds:
-        fr = run_data(dict(data_dir=d, dataset='cold', seed=seed, train_size=args.train_size, valid_size=args.valid_size,
-                           evaluate=False, lexicon_only=False))
+        fr = run_data(run_cfg(seed, 1.0))
         for lr in args.lrs:
             if (seed, lr) in done: continue
-            set_seed(seed, reproducible=True)
-            model, tok = open_init(args.init, seed)
-            model = adapt(model, lora=args.rank)
-            learn = warmup_learner(plain_dataloaders(fr['train'], fr['valid'], tok, args.max_length, args.bs), model, path=out.parent)
             t0 = time.time()
-            with learn.no_bar(), learn.no_logging(): fit_cosine(learn, args.epochs, lrs=[lr, head_lr], cbs=[EpochSeed(seed)])
-            probes.append(dict(seed=seed, lora_lr=lr, seconds=round(time.time() - t0, 1), trainable=trainable_parameters(model), history=history_rows(learn)))
+            with contextlib.redirect_stdout(io.StringIO()):            # fastai's per-epoch rows: the history below has them
+                learn, _ = warmup_model(run_cfg(seed, lr), fr['train'], fr['valid'], out.parent)
+            probes.append(dict(seed=seed, lora_lr=lr, seconds=round(time.time() - t0, 1), trainable=trainable_parameters(learn.model), history=history_rows(learn)))
             rates = sorted({p['lora_lr'] for p in probes})
             final = {r: [p['history'][-1]['macro_f1'] for p in probes if p['lora_lr'] == r] for r in rates}
             summary = {f'{r:g}': dict(n=len(v), macro_f1=float(np.mean(v)), std=float(np.std(v, ddof=1)) if len(v) > 1 else 0.0) for r, v in final.items()}

@@ -7,7 +7,8 @@ Docs: https://toxitrace.github.io/toxitrace/pipeline.html.md"""
 # %% auto #0
 __all__ = ['LORA_LR_SMALL', 'CNTP_SAMPLES', 'CONFIG_CHOICES', 'CONFIG_RANGES', 'joint_preset', 'ToxiTraceConfig', 'ConfigError',
            'config_errors', 'resolve_config', 'run_data', 'cntp_train_split', 'held_out_dev', 'make_refiner',
-           'make_reasoner', 'check_run', 'ToxiTraceRun', 'augment_terms', 'train_toxitrace', 'run_train']
+           'make_reasoner', 'check_run', 'ToxiTraceRun', 'augment_terms', 'warmup_model', 'train_toxitrace',
+           'run_train']
 
 # %% ../nbs/14_pipeline.ipynb #6de1c3d7
 import json, math, time, warnings
@@ -296,6 +297,26 @@ def lexicon_sft(self:ToxiTraceRun) -> Path:
         self.state.finish('lexicon', key, seconds=round(time.time() - t0, 1), **(r or {}))
     return folder
 
+# %% ../nbs/14_pipeline.ipynb #e26e2d28
+def warmup_model(cfg:dict, train:pd.DataFrame, valid:pd.DataFrame, path=None, encoder=None, cbs=(), progress:bool=False, init=None):
+    "Stage 1's training alone, `(learner, tokenizer)`: the classifier `cfg` (resolved) starts from, adapted (LoRA) and, with `lexicon_stage`, aligned with the lexicon (an encoder), fitted for `warmup_epochs` at `warmup_lrs` with the stage's batch order (`EpochSeed`); no run folder (`init`: a checkpoint instead of `cfg['init']`, a decoder's stage 1)."
+    set_seed(cfg['seed'], reproducible=True)
+    if cfg['init']:
+        from toxitrace.detector import toxic_class
+        model, tok = open_init(init or cfg['init'], cfg['seed'])
+        if len(model.label_names) != 2 or toxic_class(model.label_names) != 1:
+            raise ValueError(f"init {cfg['init']}: ToxiTrace trains two classes with class 1 toxic; this model's are {model.label_names}")
+        model = adapt(model, **{k: cfg[k] for k in ADAPT_FIELDS})
+    else:
+        enc, tok = load_encoder(cfg['encoder'], cfg['num_hidden_layers']) if encoder is None else encoder()
+        model = drop_pooler(ToxicityClassifier(enc, pooling=cfg['pooling']))
+    if cfg['lexicon_stage'] and model.pooling != 'last':            # an encoder: stage 1 aligns terms with their meanings
+        lexicon_align(model, tok, lexicon_entries(cfg['data_dir']), max_length=cfg['max_length'], seed=cfg['seed'])
+    learn = warmup_learner(plain_dataloaders(train, valid, tok, cfg['max_length'], cfg['bs']), model, path=path)
+    with distributed(learn), (nullcontext() if progress else learn.no_bar()):
+        fit_cosine(learn, cfg['warmup_epochs'], lrs=cfg['warmup_lrs'], cbs=[EpochSeed(cfg['seed']), *cbs])
+    return learn, tok
+
 # %% ../nbs/14_pipeline.ipynb #f95d3e83
 @patch
 def warmup(self:ToxiTraceRun, encoder=None, terms=()):
@@ -313,21 +334,8 @@ def warmup(self:ToxiTraceRun, encoder=None, terms=()):
         model, tok, _ = load_classifier(folder)
         return model, tok
     t0 = time.time()
-    set_seed(cfg['seed'], reproducible=True)
-    if cfg['init']:
-        from toxitrace.detector import toxic_class
-        model, tok = open_init(self.lexicon_sft() if cfg['lexicon_stage'] and is_decoder_checkpoint(cfg['init']) else cfg['init'], cfg['seed'])
-        if len(model.label_names) != 2 or toxic_class(model.label_names) != 1:
-            raise ValueError(f"init {cfg['init']}: ToxiTrace trains two classes with class 1 toxic; this model's are {model.label_names}")
-        model = adapt(model, **{k: cfg[k] for k in ADAPT_FIELDS})
-    else:
-        enc, tok = load_encoder(cfg['encoder'], cfg['num_hidden_layers']) if encoder is None else encoder()
-        model = drop_pooler(ToxicityClassifier(enc, pooling=cfg['pooling']))
-    if cfg['lexicon_stage'] and model.pooling != 'last':            # an encoder: stage 1 aligns terms with their meanings
-        lexicon_align(model, tok, lexicon_entries(cfg['data_dir']), max_length=cfg['max_length'], seed=cfg['seed'])
-    learn = warmup_learner(plain_dataloaders(train, frames['valid'], tok, cfg['max_length'], cfg['bs']), model, path=out)
-    with distributed(learn), (learn.no_bar() if not self.progress else nullcontext()):
-        fit_cosine(learn, cfg['warmup_epochs'], lrs=cfg['warmup_lrs'], cbs=[EpochSeed(cfg['seed']), *(self.cbs or [])])
+    init = self.lexicon_sft() if cfg['init'] and cfg['lexicon_stage'] and is_decoder_checkpoint(cfg['init']) else None
+    learn, tok = warmup_model(cfg, train, frames['valid'], out, encoder, cbs=self.cbs or (), progress=self.progress, init=init)
     history = history_rows(learn)
     on_rank0(lambda: save_classifier(folder, learn.model, tok, cfg['max_length'], adapter=cfg['lora_save'], stage='warmup', key=key, history=history, run=cfg, data=self.data))
     state.finish('warmup', key, seconds=round(time.time() - t0, 1), history=history, **({'augment': train.attrs['augment']} if cfg['augment'] else {}))
