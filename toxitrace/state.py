@@ -24,7 +24,7 @@ from .runs import atomic_dir, check_writable, read_jsonl, run_record, write_json
 from .data import STATE_GROUP_FIXES, data_record, load_dataset, resolve_data_dir
 from .model import encode_texts, encoder_path, load_encoder
 from .evaluation import f1, safe_div
-from .llm import CHAT_BACKENDS, chat_key, chat_llm
+from .llm import CHAT_BACKENDS, chat_key, checked_chat
 from .cusa import prompt_version
 from .tagger import SpanTagger, _batches, _pad, drop_cntp_posts, quad_spans, tagged_spans, token_probs, train_tagger
 from .extract import read_texts
@@ -448,8 +448,7 @@ def run_state_extract(model, # an extractor folder (`state train`), a chat LLM s
     if not str(input).startswith('state:') and output.resolve() == Path(input).resolve(): raise ValueError(f'--output {output} is the --input file')
     check_state_input(input); check_writable(output)
     if is_chat_spec(model):
-        llm = model if not isinstance(model, (str, Path)) else chat_llm(str(model), cache_path=output.with_name(output.stem + '.chat_cache.jsonl'), **(llm_options or {}))
-        if hasattr(llm, 'check'): llm.check()
+        llm = checked_chat(model, output.with_name(output.stem + '.chat_cache.jsonl'), **(llm_options or {}))   # a spec built, any model checked
     elif (Path(model)/'extractor.json').is_file(): ex = load_extractor(model)
     else: raise FileNotFoundError(f'{model}: neither an extractor folder (no extractor.json) nor a chat model (claude, claude:MODEL, hf:DIR, vllm:DIR)')
     texts, t0 = state_texts(input, text_column, data_dir), time.time()
