@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """The LoRA learning rate of the small preset (issue #28), chosen on COLD dev: a LoRA warm-up (stage 1 of
 `train_toxitrace` with `--init`, `--lora` and `--lora-lr`: the pipeline's own `warmup_model`, so a probe is the run's
-warm-up batch for batch, the head at the preset's rate; no run folder is written) of the --init classifier on a stratified sample of COLD train, scored after each epoch on a stratified sample of COLD dev,
-for each adapter learning rate and seed. Never looks at COLD test. Prints a table (final-epoch Macro-F1 per rate,
+warm-up batch for batch, the head at the preset's rate; no run folder is written) of the --init classifier on a
+stratified sample of COLD train, scored after each epoch on a stratified sample of COLD dev, for each adapter
+learning rate and seed. Never looks at COLD test. Prints a table (final-epoch Macro-F1 per rate,
 mean ± sample std over the seeds it ran) and writes JSON with the command, machine, versions, git commit and each
 probe's per-epoch history and wall time; probes already in --out with the same settings are kept and
 skipped, so a stopped run continues and runs with other seeds or rates join it.
