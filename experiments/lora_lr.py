@@ -34,10 +34,10 @@ def main(argv=None):
     from toxitrace.joint import history_rows
     from toxitrace.pipeline import resolve_config, run_data, warmup_model
     d = resolve_data_dir(args.data_dir)
-    run_cfg = lambda seed, lr: resolve_config(preset='small', dataset='cold', data_dir=str(d), init=str(args.init), lora=args.rank, lora_lr=lr,
+    run_cfg = lambda seed, lr=None: resolve_config(preset='small', dataset='cold', data_dir=str(d), init=str(args.init), lora=args.rank, lora_lr=lr,
                                               seed=seed, train_size=args.train_size, valid_size=args.valid_size, warmup_epochs=args.epochs,
                                               max_length=args.max_length, bs=args.bs, evaluate=False)
-    head_lr = run_cfg(0, 1.0)['warmup_lrs'][1]
+    head_lr = run_cfg(0)['warmup_lrs'][1]                    # None: the preset's LoRA rate; the head's is the same for all
     settings = dict(init=str(args.init), rank=args.rank, epochs=args.epochs, train_size=args.train_size, valid_size=args.valid_size,
                     max_length=args.max_length, bs=args.bs, head_lr=head_lr, batch_order='EpochSeed')
     out = Path(args.out)
@@ -45,7 +45,7 @@ def main(argv=None):
     probes = old['probes'] if old and old.get('settings') == settings else []
     done = {(p['seed'], p['lora_lr']) for p in probes}
     for seed in args.seeds:
-        fr = run_data(run_cfg(seed, 1.0))
+        fr = run_data(run_cfg(seed))
         for lr in args.lrs:
             if (seed, lr) in done: continue
             t0 = time.time()
